@@ -1,0 +1,5 @@
+"""Allow `python -m remediator`."""
+
+from remediator import cli
+
+raise SystemExit(cli.main())

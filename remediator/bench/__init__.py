@@ -1,0 +1,1 @@
+"""Readers of benchmark tools' output, normalised to one `BenchResult`."""

@@ -1,0 +1,172 @@
+"""
+Load settings from a YAML file and the environment.
+
+A bad value stops the program with one line that names the file, the key
+and the value; nothing falls back silently to a default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import yaml
+
+from remediator.config.settings import Settings
+from remediator.errors import ConfigError
+
+# Environment variables the original watcher documented, plus a few of ours.
+# Each maps to a dotted settings key; booleans accept true/false/1/0/yes/no.
+ENVIRONMENT: dict[str, str] = {
+    "AUTO_EXECUTE": "execution.auto_execute",
+    "DRY_RUN": "execution.dry_run",
+    "RESULTS_PATH": "results.path",
+    "REMEDIATOR_LISTEN": "server.listen",
+    "REMEDIATOR_STATE_DIR": "state.dir",
+    "REMEDIATOR_STATE_BACKEND": "state.backend",
+    "REMEDIATOR_EXECUTOR": "execution.executor",
+    "REMEDIATOR_MIN_PRIORITY": "execution.min_priority",
+}
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off", ""}
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses duplicate keys instead of keeping the last."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            line = key_node.start_mark.line + 1
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (line {line})", key_node.start_mark
+            )
+        seen[key] = loader.construct_object(value_node, deep=True)
+    return seen
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
+)
+
+
+def load_settings(
+    path: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """
+    Build the settings: defaults, then the file, then the environment, then flags.
+
+    `overrides` holds dotted keys from command-line flags, which win over
+    everything else.
+    """
+    source = str(path) if path is not None else "<defaults>"
+    raw = _read_yaml(Path(path)) if path is not None else {}
+
+    env = os.environ if environ is None else environ
+    for variable, dotted in ENVIRONMENT.items():
+        if variable in env:
+            _set_dotted(raw, dotted, _env_value(variable, dotted, env[variable]))
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(raw, dotted, value)
+
+    return validate(raw, source=source)
+
+
+def validate(raw: Any, *, source: str) -> Settings:
+    """Turn a parsed document into settings, or raise one ConfigError."""
+    if not isinstance(raw, dict):
+        raise ConfigError(source, None, f"must be a mapping of settings, got {_kind(raw)}")
+    try:
+        return Settings.model_validate(raw)
+    except pydantic.ValidationError as error:
+        raise _first_problem(error, source) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), None, "no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), None, "is a directory, not a config file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(str(path), None, f"cannot be read: {error}") from None
+
+    try:
+        document = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(str(path), None, f"invalid YAML: {where}{problem}") from None
+
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigError(str(path), None, f"must be a mapping of settings, got {_kind(document)}")
+    return document
+
+
+def _env_value(variable: str, dotted: str, text: str) -> Any:
+    if dotted in ("execution.auto_execute", "execution.dry_run"):
+        lowered = text.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ConfigError("environment", variable, f"{text!r} is not true or false")
+    if dotted == "execution.min_priority":
+        if not text.strip().isdigit():
+            raise ConfigError("environment", variable, f"{text!r} is not a priority 1..3")
+        return int(text)
+    return text
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = raw
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[leaf] = value
+
+
+def _first_problem(error: pydantic.ValidationError, source: str) -> ConfigError:
+    # One line is what a person reads; the first problem is the one to fix.
+    problem = error.errors()[0]
+    key = ".".join(str(part) for part in problem["loc"]) or None
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    kind = problem["type"]
+    if kind == "extra_forbidden":
+        message = "unknown key"
+    elif kind not in ("value_error", "assertion_error") and "input" in problem:
+        message = f"{message}, got {_shown(problem['input'])}"
+    return ConfigError(source, key, message)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )

@@ -1,0 +1,420 @@
+"""
+Every setting, grouped by concern, with the defaults the product ships.
+
+One YAML file fills these models (`loading.load_settings`); with no file at
+all the defaults below apply, and they equal the table in the README. The
+models are frozen: settings are read once at start and passed explicitly.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from remediator.config import names
+
+Seconds = Annotated[float, Field(gt=0)]
+Replicas = Annotated[int, Field(ge=1, le=1000)]
+Priority = Annotated[int, Field(ge=1, le=3)]
+# YAML has lists, not tuples: accept a list here, and only here, for a tuple.
+Lax = Field(strict=False)
+
+
+class _Model(BaseModel):
+    # Unknown keys are typos we must report, and "100" is not a number.
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True
+    )
+
+
+# --- thresholds -------------------------------------------------------------
+
+
+class UpperLimit(_Model):
+    """A figure that is bad when strictly above a limit (latency, error rate)."""
+
+    warning: Annotated[float, Field(ge=0)] | None = None
+    critical: Annotated[float, Field(ge=0)]
+
+    @model_validator(mode="after")
+    def _warning_not_above_critical(self) -> Self:
+        if self.warning is not None and self.warning > self.critical:
+            raise ValueError(
+                f"warning ({self.warning:g}) must not be above critical ({self.critical:g})"
+            )
+        return self
+
+
+class LatencyP95(UpperLimit):
+    warning: Annotated[float, Field(ge=0)] | None = 100.0
+    critical: Annotated[float, Field(ge=0)] = 150.0
+    emergency_factor: Annotated[float, Field(gt=1)] = 2.0
+    """p95 above critical times this is an emergency (default: twice critical)."""
+
+    @property
+    def emergency(self) -> float:
+        return self.critical * self.emergency_factor
+
+
+class LatencyP99(UpperLimit):
+    warning: Annotated[float, Field(ge=0)] | None = None
+    critical: Annotated[float, Field(ge=0)] = 200.0
+
+
+class ErrorRate(UpperLimit):
+    """Fractions 0..1: 0.01 is 1 %."""
+
+    warning: Annotated[float, Field(ge=0, le=1)] | None = 0.01
+    critical: Annotated[float, Field(ge=0, le=1)] = 0.05
+
+
+class Throughput(_Model):
+    """Requests per second; bad when strictly below a limit."""
+
+    warning: Annotated[float, Field(ge=0)] | None = 15.0
+    critical: Annotated[float, Field(ge=0)] = 10.0
+
+    @model_validator(mode="after")
+    def _warning_not_below_critical(self) -> Self:
+        # For a lower limit the warning sits above the critical floor.
+        if self.warning is not None and self.warning < self.critical:
+            raise ValueError(
+                f"warning ({self.warning:g}) must not be below critical ({self.critical:g})"
+                " for a minimum"
+            )
+        return self
+
+
+class Thresholds(_Model):
+    p95_ms: LatencyP95 = LatencyP95()
+    p99_ms: LatencyP99 = LatencyP99()
+    error_rate: ErrorRate = ErrorRate()
+    throughput_rps: Throughput = Throughput()
+
+
+# --- targets ----------------------------------------------------------------
+
+
+def _check_name(value: str, problem: str | None) -> str:
+    if problem:
+        raise ValueError(f"{value!r} is not a valid Kubernetes name: {problem}")
+    return value
+
+
+class DeploymentTarget(_Model):
+    deployment: str
+    max_replicas: Replicas = 10
+    """Scaling never goes above this, whatever the policy asks."""
+
+    @field_validator("deployment")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        return _check_name(value, names.subdomain_problem(value))
+
+
+class ConfigTarget(_Model):
+    configmap: str = "llm-config"
+    key: str = "MAX_TOKENS"
+
+    @field_validator("configmap")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        return _check_name(value, names.subdomain_problem(value))
+
+    @field_validator("key")
+    @classmethod
+    def _valid_key(cls, value: str) -> str:
+        return _check_name(value, names.config_key_problem(value))
+
+
+Role = Literal["gateway", "backend"]
+
+
+class Targets(_Model):
+    namespace: str = "default"
+    gateway: DeploymentTarget = DeploymentTarget(deployment="llm-gateway")
+    backend: DeploymentTarget = DeploymentTarget(deployment="llm-backend")
+    config: ConfigTarget = ConfigTarget()
+    default_max_replicas: Replicas = 10
+    """Cap for Deployments named by custom alerts rather than listed here."""
+
+    allowed_namespaces: Annotated[tuple[str, ...], Lax] | None = None
+    """Namespaces custom alerts may name; None allows only `namespace`."""
+
+    @field_validator("namespace")
+    @classmethod
+    def _valid_namespace(cls, value: str) -> str:
+        return _check_name(value, names.label_problem(value))
+
+    @field_validator("allowed_namespaces")
+    @classmethod
+    def _valid_namespaces(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for item in value or ():
+            _check_name(item, names.label_problem(item))
+        return value
+
+    def deployment(self, role: Role) -> DeploymentTarget:
+        return self.gateway if role == "gateway" else self.backend
+
+
+# --- policy -----------------------------------------------------------------
+
+
+class ScaleRule(_Model):
+    enabled: bool = True
+    priority: Priority
+    target: Role = "gateway"
+    replicas: Replicas
+
+
+class PatchConfigRule(_Model):
+    enabled: bool = True
+    priority: Priority = 2
+    max_tokens: Annotated[int, Field(ge=1)] = 50
+    """The value written to the config key; only ever lowers the live value."""
+
+    restart: Annotated[tuple[Role, ...], Lax] = ("gateway", "backend")
+
+
+class RollbackRule(_Model):
+    enabled: bool = True
+    priority: Priority = 1
+    targets: Annotated[tuple[Role, ...], Lax] = ("gateway", "backend")
+
+
+class CombinedRule(_Model):
+    enabled: bool = True
+    priority: Priority = 1
+    target: Role = "gateway"
+    replicas: Replicas = 6
+
+
+class InvestigateRule(_Model):
+    enabled: bool = True
+    priority: Priority = 3
+
+
+class Policy(_Model):
+    """Which action each condition asks for; the README has the table."""
+
+    p95_warning: ScaleRule = ScaleRule(priority=2, replicas=4)
+    p95_critical: ScaleRule = ScaleRule(priority=1, replicas=5)
+    p95_emergency: ScaleRule = ScaleRule(priority=1, replicas=10)
+    throughput_warning: ScaleRule = ScaleRule(priority=2, replicas=4)
+    throughput_critical: ScaleRule = ScaleRule(priority=1, replicas=5)
+    p99_critical: ScaleRule = ScaleRule(priority=1, target="backend", replicas=5)
+    error_rate_warning: PatchConfigRule = PatchConfigRule()
+    error_rate_critical: RollbackRule = RollbackRule()
+    combined: CombinedRule = CombinedRule()
+    unknown: InvestigateRule = InvestigateRule()
+
+
+# --- alerts -----------------------------------------------------------------
+
+ActionType = Literal["scale", "patch_config", "rollback", "restart", "combined", "investigate"]
+
+
+class CustomAlert(_Model):
+    """
+    An alert of the operator's own, mapped to one action.
+
+    The target is fixed here, or read from the alert's labels (the label
+    names are configurable), so one rule can serve many Deployments.
+    """
+
+    alertname: str
+    action: Literal["scale", "rollback", "restart"]
+    priority: Priority = 2
+    replicas: Replicas | None = None
+    """For `scale`: the count to reach (never lowers)."""
+
+    deployment: str | None = None
+    namespace: str | None = None
+    deployment_label: str = "deployment"
+    namespace_label: str = "namespace"
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.action == "scale" and self.replicas is None:
+            raise ValueError("a scale action needs `replicas`")
+        if self.deployment is not None:
+            _check_name(self.deployment, names.subdomain_problem(self.deployment))
+        if self.namespace is not None:
+            _check_name(self.namespace, names.label_problem(self.namespace))
+        return self
+
+
+class Alerts(_Model):
+    repeat_interval_seconds: Seconds = 3600.0
+    """Alertmanager's repeat_interval in our shipped config."""
+
+    expiry_seconds: Seconds | None = None
+    """An alert not re-sent for this long leaves the firing set; default 3 x repeat."""
+
+    results_stale_seconds: Seconds = 7200.0
+    """No new benchmark result for this long raises LLMBenchResultsStale."""
+
+    custom: Annotated[tuple[CustomAlert, ...], Lax] = ()
+
+    @property
+    def expiry(self) -> float:
+        return self.expiry_seconds or 3 * self.repeat_interval_seconds
+
+
+# --- guard and execution ----------------------------------------------------
+
+
+class Cooldowns(_Model):
+    """Seconds before the same action type may act on the same target again."""
+
+    scale: Seconds = 600.0
+    patch_config: Seconds = 900.0
+    rollback: Seconds = 1800.0
+    restart: Seconds = 600.0
+    combined: Seconds = 1800.0
+    investigate: Seconds = 3600.0
+
+    def of(self, action_type: str) -> float:
+        return float(getattr(self, action_type))
+
+
+class RateLimit(_Model):
+    actions: Annotated[int, Field(ge=1)] = 6
+    per_seconds: Seconds = 3600.0
+
+
+class Breaker(_Model):
+    max_actions: Annotated[int, Field(ge=1)] = 3
+    """Actions on one target within the window, without recovery, that open it."""
+
+    window_seconds: Seconds = 3600.0
+    quiet_seconds: Seconds = 3600.0
+    """An open breaker closes by itself after this long without a new trip."""
+
+
+class Guard(_Model):
+    cooldowns: Cooldowns = Cooldowns()
+    rate_limit: RateLimit = RateLimit()
+    breaker: Breaker = Breaker()
+    dedup_retention_seconds: Seconds = 7 * 24 * 3600.0
+    """How long episode keys are kept; bounds the state store's size."""
+
+
+Mode = Literal["observe", "dry-run", "execute"]
+
+
+class Modes(_Model):
+    """Per action type: record only, dry-run, or execute (when execution is on)."""
+
+    scale: Mode = "execute"
+    patch_config: Mode = "execute"
+    rollback: Mode = "execute"
+    restart: Mode = "execute"
+    combined: Mode = "execute"
+
+    def of(self, action_type: str) -> Mode:
+        mode: Mode = getattr(self, action_type, "observe")
+        return mode
+
+
+class Execution(_Model):
+    auto_execute: bool = False
+    """Nothing changes a cluster unless this (or AUTO_EXECUTE=true) says so."""
+
+    dry_run: bool = False
+    """With auto_execute on, still only show what would run (DRY_RUN=true)."""
+
+    min_priority: Priority = 1
+    """Execute actions at or above this priority (1 = CRITICAL only)."""
+
+    executor: Literal["kubernetes", "kubectl"] = "kubernetes"
+    modes: Modes = Modes()
+    gitops: Literal["act-and-warn", "skip"] = "act-and-warn"
+    """What to do with a Deployment that Argo CD or Flux manages."""
+
+    rollout_timeout_seconds: Seconds = 300.0
+
+
+# --- daemon -----------------------------------------------------------------
+
+
+class Server(_Model):
+    listen: str = "127.0.0.1:8080"
+    body_limit_bytes: Annotated[int, Field(ge=1024)] = 10 * 1024 * 1024
+    webhook_token_file: str | None = None
+    basic_auth_username: str | None = None
+    basic_auth_password_file: str | None = None
+    allow_insecure: bool = False
+    """Start with execution on and no webhook authentication (logs a warning)."""
+
+    queue_size: Annotated[int, Field(ge=1)] = 10000
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"{value!r} must be HOST:PORT")
+        return value
+
+
+class State(_Model):
+    backend: Literal["sqlite", "kubernetes"] = "sqlite"
+    dir: str = ".remediator-state"
+    configmap: str = "remediator-state"
+    """For the kubernetes backend: the ConfigMap holding our state."""
+
+
+class LeaderElection(_Model):
+    enabled: bool = False
+    lease_name: str = "remediator-leader"
+    lease_duration_seconds: Seconds = 15.0
+    renew_deadline_seconds: Seconds = 10.0
+    retry_period_seconds: Seconds = 2.0
+
+
+class Kubernetes(_Model):
+    kubeconfig: str | None = None
+    context: str | None = None
+    leader_election: LeaderElection = LeaderElection()
+
+
+class Notify(_Model):
+    slack_webhook_url_file: str | None = None
+    webhook_url: str | None = None
+    timeout_seconds: Seconds = 5.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+
+
+class Results(_Model):
+    path: str = "bench/bench_results.json"
+    format: str | None = None
+    poll_seconds: Seconds = 5.0
+
+
+class Rules(_Model):
+    """How the generated Prometheus rules and Operator objects are labelled."""
+
+    release_label: str = "kube-prometheus-stack"
+    runbook_base_url: str = "https://github.com/example/remediator/blob/main/README.md"
+    for_seconds: Annotated[float, Field(ge=0)] = 120.0
+
+
+class Settings(_Model):
+    thresholds: Thresholds = Thresholds()
+    targets: Targets = Targets()
+    policy: Policy = Policy()
+    alerts: Alerts = Alerts()
+    guard: Guard = Guard()
+    execution: Execution = Execution()
+    server: Server = Server()
+    state: State = State()
+    kubernetes: Kubernetes = Kubernetes()
+    notify: Notify = Notify()
+    results: Results = Results()
+    rules: Rules = Rules()
+
+    def executing(self) -> bool:
+        """Whether actions may change the cluster at all."""
+        return self.execution.auto_execute and not self.execution.dry_run

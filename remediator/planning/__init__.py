@@ -1,0 +1,1 @@
+"""From conditions to a plan: evaluation, actions, commands, reports, scripts."""
