@@ -1,0 +1,53 @@
+"""
+The `remediator` command line.
+
+Each subcommand lives in a module of this package that offers
+`register(subparsers)` and a `run(args) -> int` set as the parser's
+default `handler`. Modules import their heavy dependencies inside `run`, so
+that `remediator --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from remediator import __version__
+from remediator.errors import RemediatorError
+
+# One module per subcommand, in the order `--help` lists them.
+SUBCOMMANDS: tuple[str, ...] = (
+    "watch",
+)
+
+EXIT_OK, EXIT_FAIL_ON, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="remediator",
+        description="Turn benchmark results and Alertmanager alerts into safe Kubernetes "
+        "remediation.",
+    )
+    parser.add_argument("--version", action="version", version=f"remediator {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"remediator.cli.{name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except RemediatorError as error:
+        # Bad input ends as one line naming the file and key, never a traceback.
+        print(f"remediator: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    return code

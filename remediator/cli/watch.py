@@ -1,0 +1,136 @@
+"""
+`remediator watch`: one analysis of one results file, for CI and the CronJob.
+
+It reads the result, judges it against the thresholds, plans, prints the
+report, optionally writes a kubectl script, and executes only when asked.
+Exit codes: 0 when the analysis ran, 1 when `--fail-on` finds an action at
+or above its level, 2 for unreadable or invalid input or config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from remediator.errors import InputError
+
+FAIL_ON = {"critical": 1, "warning": 2}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "watch",
+        help="analyse one benchmark results file and plan remediation",
+        description="Analyse one benchmark results file, print the report and the planned "
+        "actions, optionally write a kubectl script or execute the critical actions.",
+    )
+    parser.add_argument("--results", metavar="PATH",
+                        help="results file (default: $RESULTS_PATH, then "
+                        "bench/bench_results.json)")
+    parser.add_argument("--format", metavar="F",
+                        help="results format; detected when omitted "
+                        "(native, vllm, llmperf, genai-perf, guidellm, k6, locust, oha, vegeta)")
+    parser.add_argument("--run", type=int, metavar="N",
+                        help="which run of a multi-run file to judge (0-based; default: last)")
+    parser.add_argument("--config", metavar="PATH", help="YAML config file")
+    parser.add_argument("--generate-script", metavar="PATH",
+                        help="write a bash script of kubectl commands for the plan")
+    parser.add_argument("--dry-run", action="store_true", default=None,
+                        help="show what would be executed, change nothing")
+    parser.add_argument("--auto-execute", action="store_true", default=None,
+                        help="execute actions at or above execution.min_priority "
+                        "(CRITICAL by default)")
+    parser.add_argument("--state-dir", metavar="DIR",
+                        help="apply cooldowns, rate limit and breaker from this state "
+                        "directory, as the daemon does")
+    parser.add_argument("--output", choices=("text", "json"), default="text",
+                        help="report format on stdout")
+    parser.add_argument("--fail-on", choices=tuple(FAIL_ON),
+                        help="exit 1 when an action at or above this level is planned")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from remediator.bench import reading
+    from remediator.config import loading
+    from remediator.planning import conditions, planner, report
+
+    # Settings: defaults, file, environment, then these flags.
+    settings = loading.load_settings(
+        args.config,
+        overrides={
+            "results.path": args.results,
+            "results.format": args.format,
+            "execution.auto_execute": args.auto_execute,
+            "execution.dry_run": args.dry_run,
+            "state.dir": args.state_dir,
+        },
+    )
+    if args.run is not None and args.run < 0:
+        raise InputError("command line", "--run", f"must be 0 or more, got {args.run}")
+
+    # Judge the result and plan.
+    result = reading.read_result(
+        Path(settings.results.path), format=settings.results.format, run=args.run
+    )
+    status = conditions.evaluate(result, settings.thresholds)
+    actions = planner.plan(status.values(), settings)
+    now = datetime.now(UTC).astimezone()
+
+    # Report on stdout; side notes go to stderr when stdout carries JSON.
+    notes = sys.stderr if args.output == "json" else sys.stdout
+    if args.output == "json":
+        sys.stdout.write(report.as_json(result, status, actions))
+    else:
+        emoji = (getattr(sys.stdout, "encoding", "") or "").lower().replace("-", "") == "utf8"
+        sys.stdout.write(report.text(result, status, actions, settings.thresholds,
+                                     now=now, emoji=emoji))
+
+    if args.generate_script:
+        _write_script(args.generate_script, actions, result, now, settings, notes)
+
+    if settings.execution.auto_execute or settings.execution.dry_run:
+        _execute(actions, settings, args, notes)
+
+    threshold = FAIL_ON.get(args.fail_on or "")
+    if threshold and any(action.priority <= threshold for action in actions):
+        return 1
+    return 0
+
+
+def _write_script(path: str, actions: Any, result: Any, now: datetime, settings: Any,
+                  notes: TextIO) -> None:
+    from remediator.planning import script
+
+    if not actions:
+        print(f"No actions planned: no script written to {path}.", file=notes)
+        return
+    text = script.generate(actions, result, now=now,
+                           rollout_timeout_seconds=settings.execution.rollout_timeout_seconds)
+    target = Path(path)
+    try:
+        target.write_text(text, encoding="utf-8")
+        target.chmod(0o755)
+    except OSError as error:
+        raise InputError(path, None, f"cannot write the script: {error.strerror}") from None
+    print(f"📝 Remediation script saved to: {path}" if notes.encoding.lower().replace("-", "")
+          == "utf8" else f"Remediation script saved to: {path}", file=notes)
+
+
+def _execute(actions: Any, settings: Any, args: argparse.Namespace, notes: TextIO) -> None:
+    from remediator.execution import runner
+
+    decisions = asyncio.run(runner.carry_out_once(actions, settings, use_state=bool(
+        args.state_dir or settings.state.backend == "kubernetes")))
+    if not decisions:
+        print("Nothing to execute.", file=notes)
+        return
+    heading = "Dry run, nothing changed:" if not settings.executing() else "Execution:"
+    print(heading, file=notes)
+    for number, (action, outcome, reason) in enumerate(decisions, start=1):
+        print(f"  {number}. {action.type} {action.target.ref if action.target else '-'}: "
+              f"{outcome} - {reason}", file=notes)

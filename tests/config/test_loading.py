@@ -1,0 +1,112 @@
+"""Loading and validating the configuration file and environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from remediator.config import loading
+from remediator.config.settings import Settings
+from remediator.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "remediator.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_no_file_gives_the_documented_defaults() -> None:
+    """Without a file the thresholds and targets equal the README's table."""
+    settings = loading.load_settings(None, environ={})
+
+    assert 100.0 == settings.thresholds.p95_ms.warning
+    assert 150.0 == settings.thresholds.p95_ms.critical
+    assert 300.0 == settings.thresholds.p95_ms.emergency
+    assert 200.0 == settings.thresholds.p99_ms.critical
+    assert (0.01, 0.05) == (settings.thresholds.error_rate.warning,
+                            settings.thresholds.error_rate.critical)
+    assert (15.0, 10.0) == (settings.thresholds.throughput_rps.warning,
+                            settings.thresholds.throughput_rps.critical)
+    assert "default" == settings.targets.namespace
+    assert "llm-gateway" == settings.targets.gateway.deployment
+    assert "llm-backend" == settings.targets.backend.deployment
+    assert ("llm-config", "MAX_TOKENS") == (settings.targets.config.configmap,
+                                            settings.targets.config.key)
+    assert 10 == settings.targets.gateway.max_replicas
+    assert settings.execution.auto_execute is False
+    assert 1 == settings.execution.min_priority
+
+
+def test_example_config_equals_the_defaults(repo_root: Path) -> None:
+    """The shipped example file documents the defaults, so loading it changes nothing."""
+    settings = loading.load_settings(repo_root / "remediator.example.yaml", environ={})
+
+    assert Settings() == settings
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("thresholds:\n  p95_ms: {warning: 200}\n",
+         "thresholds.p95_ms: warning (200) must not be above critical (150)"),
+        ("thresholds:\n  throughput_rps: {warning: 5}\n",
+         "thresholds.throughput_rps: warning (5) must not be below critical (10)"),
+        ("thresholds:\n  p99_ms: {critical: -3}\n",
+         "thresholds.p99_ms.critical: Input should be greater than or equal to 0, got -3"),
+        ("thresholds:\n  p95_ms: {critical: '150'}\n",
+         "thresholds.p95_ms.critical: Input should be a valid number, got '150'"),
+        ("thresholds:\n  error_rate: {critical: 5}\n",
+         "thresholds.error_rate.critical: Input should be less than or equal to 1, got 5"),
+        ("treshold: {}\n", "treshold: unknown key"),
+        ("targets:\n  gateway: {deployment: 'gw; rm -rf /'}\n",
+         "targets.gateway.deployment: 'gw; rm -rf /' is not a valid Kubernetes name"),
+        ("targets:\n  namespace: Prod\n", "targets.namespace: 'Prod' is not a valid"),
+        ("targets:\n  config: {key: 'a/b'}\n", "targets.config.key: 'a/b' is not a valid"),
+        ("execution:\n  auto_execute: 'yes please'\n",
+         "execution.auto_execute: Input should be a valid boolean"),
+        ("- just\n- a list\n", "must be a mapping of settings, got a list"),
+        ("a: 1\na: 2\n", "duplicate key 'a'"),
+        ("thresholds: [\n", "invalid YAML: line 2"),
+    ],
+)
+def test_bad_values_end_as_one_line_naming_file_and_key(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    """Each bad value is reported with the file and the dotted key, on one line."""
+    path = write(tmp_path, text)
+
+    with pytest.raises(ConfigError) as caught:
+        loading.load_settings(path, environ={})
+
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ")
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    """A config path that does not exist is an error, not a silent default."""
+    with pytest.raises(ConfigError, match=r"nope\.yaml: no such file"):
+        loading.load_settings(tmp_path / "nope.yaml", environ={})
+
+
+def test_environment_switches_execution_on_and_flags_win(tmp_path: Path) -> None:
+    """AUTO_EXECUTE and DRY_RUN are read from the environment; explicit flags override."""
+    settings = loading.load_settings(
+        None, environ={"AUTO_EXECUTE": "true", "DRY_RUN": "0", "RESULTS_PATH": "x.json"}
+    )
+    assert settings.executing()
+    assert "x.json" == settings.results.path
+
+    flagged = loading.load_settings(
+        None, environ={"AUTO_EXECUTE": "true"}, overrides={"execution.dry_run": True}
+    )
+    assert not flagged.executing()
+
+
+def test_bad_environment_boolean_names_the_variable() -> None:
+    """A value that is neither true nor false is refused, naming the variable."""
+    with pytest.raises(ConfigError, match=r"environment: AUTO_EXECUTE: 'maybe' is not true"):
+        loading.load_settings(None, environ={"AUTO_EXECUTE": "maybe"})
