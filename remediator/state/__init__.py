@@ -1,0 +1,1 @@
+"""Backends that remember episodes, decisions and target states (see `state.base`)."""

@@ -1,0 +1,245 @@
+"""
+The state store: what the daemon must remember across restarts and failovers.
+
+Three kinds of record, all plain values that round-trip through JSON
+(`to_json` / `from_json`), so that any backend can keep them: SQLite on one
+replica (`state.sqlite`), a ConfigMap of ours for several (`state.kube`).
+
+- An *episode* is one alert from its start to its resolution, keyed by
+  `(fingerprint, startsAt)`. Episodes are the dedup keys: a notification
+  that only repeats known episodes in their known state changes nothing.
+- A *decision* is one action with its outcome and reason. The decisions that
+  passed the guard (`counted`) are what cooldowns, the rate limit and the
+  breaker count, so they must survive a `kill -9`.
+- A *target state* holds what an operator or the breaker set on one target:
+  paused, breaker open, when the breaker was reset, when it last recovered.
+
+The protocol is deliberately narrow and knows nothing of SQL: a backend
+stores records and hands them back. Only the leader writes, so a backend
+needs no locking across replicas beyond what keeps one call atomic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol, Self
+
+from remediator.errors import RemediatorError
+
+AlertStatus = Literal["firing", "resolved"]
+
+# Decision outcomes: the executor's five, plus `pending` for a decision that
+# passed the guard and is being carried out right now. A pending decision
+# found at start-up was interrupted by a crash (see `Store.decisions_since`).
+OUTCOMES: tuple[str, ...] = ("executed", "dry_run", "skipped", "refused", "failed", "pending")
+
+
+class StateError(RemediatorError):
+    """The state storage cannot be opened or written; the daemon must not act without it."""
+
+
+@dataclasses.dataclass
+class EpisodeRecord:
+    """One alert episode: the dedup key and what we know of it."""
+
+    fingerprint: str
+    starts_at: str
+    """The alert's `startsAt`, normalised to UTC with microseconds (`...T10:00:00.000000+00:00`)."""
+
+    alertname: str
+    labels: dict[str, str]
+    status: AlertStatus
+    first_seen: float
+    """Our clock (epoch seconds) when the episode was first received."""
+
+    last_seen: float
+    """Our clock when it was last re-sent; updated coarsely, see `remediation.episodes`."""
+
+    ends_at: str | None = None
+    """The alert's `endsAt` when it resolved (None while firing: Go's zero time means no end)."""
+
+    resolved_at: float | None = None
+    """Our clock when the resolve arrived."""
+
+    handled: bool = False
+    """False until the worker has evaluated the episode's latest state."""
+
+    @property
+    def key(self) -> str:
+        return episode_key(self.fingerprint, self.starts_at)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        return cls(**data)
+
+
+def episode_key(fingerprint: str, starts_at: str) -> str:
+    """The one spelling of an episode's identity: `fingerprint@startsAt`."""
+    return f"{fingerprint}@{starts_at}"
+
+
+@dataclasses.dataclass
+class AlertRef:
+    """The alert that caused a decision, as the history API shows it."""
+
+    alertname: str
+    fingerprint: str
+    startsAt: str  # the JSON field name of the API and of Alertmanager
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class DecisionRecord:
+    """One action with its outcome and reason: a line of the history."""
+
+    time: float
+    """When the decision was taken (epoch seconds)."""
+
+    type: str
+    """The action type: scale, patch_config, rollback, restart, combined, investigate."""
+
+    action_key: str
+    """`Action.key`: what cooldowns are keyed on (`type:namespace/kind/name`)."""
+
+    target: str | None
+    """`Target.key` (`namespace/deployment/name`), or None for `investigate`."""
+
+    outcome: str
+    """One of OUTCOMES."""
+
+    reason: str
+    """One sentence a person reads: what happened, or why not."""
+
+    priority: int = 3
+    description: str = ""
+    replicas: int | None = None
+    command: str | None = None
+    skip: str | None = None
+    """For skips: the reason as a metric label (cooldown, rate_limit, breaker_open, ...)."""
+
+    counted: bool = False
+    """Passed the guard: counts toward cooldowns, the rate limit and the breaker."""
+
+    covering: bool = False
+    """Settles its episodes for this target: they never cause this kind of decision again."""
+
+    episodes: list[str] = dataclasses.field(default_factory=list)
+    """Keys of the episodes that caused it (empty for operator and CLI actions)."""
+
+    alert: AlertRef | None = None
+    executor: str = ""
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
+    id: int = 0
+    """Assigned by the store when the decision is added; increases with time."""
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["alert"] = self.alert.to_json() if self.alert else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        fields = dict(data)
+        alert = fields.pop("alert", None)
+        return cls(**fields, alert=AlertRef(**alert) if alert else None)
+
+
+@dataclasses.dataclass
+class TargetState:
+    """What operators and the breaker have set on one target."""
+
+    target: str
+    """`Target.key`: `namespace/deployment/name`."""
+
+    paused: bool = False
+    breaker_opened_at: float | None = None
+    """When the breaker opened; None while it is closed."""
+
+    breaker_reset_at: float | None = None
+    """When an operator last reset it: actions before this no longer count."""
+
+    recovered_at: float | None = None
+    """When an alert that caused an action on this target last resolved."""
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        return cls(**data)
+
+
+class Store(Protocol):
+    """
+    Where episodes, decisions and target states are kept.
+
+    Every method is a coroutine and each call is atomic on its own: it is
+    applied completely or not at all, and once it has returned the change
+    survives a crash of the process (`kill -9`). Callers never need two
+    calls to be atomic together. Only the replica that may act writes.
+    """
+
+    async def open(self) -> None:
+        """Create or attach to the storage; idempotent. Raise `StateError` when unusable."""
+        ...
+
+    async def close(self) -> None:
+        """Flush and release the storage; the store is not used afterwards."""
+        ...
+
+    async def load_episodes(self) -> list[EpisodeRecord]:
+        """Every episode kept: firing ones, and resolved ones still inside retention."""
+        ...
+
+    async def save_episodes(self, episodes: Sequence[EpisodeRecord]) -> None:
+        """
+        Insert or replace these episodes by `key`, all of them atomically.
+
+        The daemon calls this before it answers a webhook with 2xx: when it
+        returns, the notification's news is durable.
+        """
+        ...
+
+    async def add_decision(self, decision: DecisionRecord) -> DecisionRecord:
+        """
+        Store a new decision atomically and return it with its `id`.
+
+        Ids increase with every call (never reused, even after pruning), so
+        that newest-first order is id order.
+        """
+        ...
+
+    async def update_decision(self, decision: DecisionRecord) -> None:
+        """Replace the decision with the same `id` (a pending one gets its outcome)."""
+        ...
+
+    async def decisions(self, *, limit: int, before_id: int | None = None) -> list[DecisionRecord]:
+        """At most `limit` decisions, newest first, only those with `id < before_id` if given."""
+        ...
+
+    async def decisions_since(self, since: float) -> list[DecisionRecord]:
+        """Every decision with `time >= since`, oldest first (the guard's memory)."""
+        ...
+
+    async def load_targets(self) -> list[TargetState]:
+        """Every target state stored."""
+        ...
+
+    async def save_target(self, state: TargetState) -> None:
+        """Insert or replace the state of `state.target`, atomically."""
+        ...
+
+    async def prune(self, *, before: float) -> int:
+        """
+        Forget what is older than `before` (epoch seconds); return how many records went.
+
+        Removes resolved episodes resolved before it, firing episodes not seen
+        since it, and decisions taken before it. This is what bounds the store.
+        """
+        ...
