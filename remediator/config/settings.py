@@ -399,6 +399,19 @@ class Rules(_Model):
     release_label: str = "kube-prometheus-stack"
     runbook_base_url: str = "https://github.com/example/remediator/blob/main/README.md"
     for_seconds: Annotated[float, Field(ge=0)] = 120.0
+    """How long a threshold must hold before its alert fires (rule `for`)."""
+
+    missing_for_seconds: Annotated[float, Field(ge=0)] = 600.0
+    """How long a gauge must be absent before LLMBenchMetricsMissing fires (restarts)."""
+
+    predict_window_seconds: Seconds = 3600.0
+    """How much p95 history the early-warning rule fits its line to."""
+
+    predict_horizon_seconds: Seconds = 3600.0
+    """How far ahead the early-warning rule looks for a critical p95."""
+
+    remediator_job: str = "remediator"
+    """The scrape job of the remediator itself, watched by RemediatorDown."""
 
 
 class Settings(_Model):
