@@ -12,5 +12,7 @@ class DryRunExecutor:
 
     async def run(self, action: Action) -> ExecutionReport:
         command = commands.as_text(action)
-        what = "nothing to run" if command is None else f"would run: {command.splitlines()[0]}"
+        what = "nothing to run" if command is None else "would run: " + "; ".join(
+            command.splitlines()
+        )
         return ExecutionReport(Outcome.DRY_RUN, what, command)

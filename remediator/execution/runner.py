@@ -45,7 +45,7 @@ async def carry_out_once(
 ) -> list[Decided]:
     """Execute (or dry-run) the eligible actions in plan order and say how each went."""
     decided: list[Decided] = []
-    eligible = []
+    executor = executor_for(settings)
     for action in actions:
         if action.type is ActionType.INVESTIGATE:
             continue
@@ -54,10 +54,6 @@ async def carry_out_once(
                             f"below_priority: priority {action.priority} is below the "
                             f"execution threshold {settings.execution.min_priority}"))
             continue
-        eligible.append(action)
-
-    executor = executor_for(settings)
-    for action in eligible:
         report = await executor.run(action)
         decided.append((action, str(report.outcome), report.reason))
     return decided

@@ -22,18 +22,20 @@ from remediator.planning.conditions import THRESHOLDED, Condition, Level, Metric
 RULE = "=" * 70
 THIN = "-" * 70
 
-_EMOJI = {
-    "metrics": "📊 ", "status": "🎯 ", "actions": "⚠️  ", "none": "✅ ",
+# Headings, status markers and priority badges, with and without emoji. Levels
+# and priorities are both small integers, so they live in separate tables.
+_EMOJI = {"metrics": "📊 ", "status": "🎯 ", "actions": "⚠️  ", "none": "✅ "}
+_PLAIN = {"metrics": "", "status": "", "actions": "", "none": ""}
+_LEVEL_EMOJI = {
     Level.OK: "✅ OK", Level.WARNING: "⚠️  WARNING", Level.CRITICAL: "🔴 CRITICAL",
     Level.EMERGENCY: "🔴 CRITICAL", Level.UNKNOWN: "❓ UNKNOWN",
-    1: "🔴 CRITICAL", 2: "🟡 HIGH", 3: "🟢 MEDIUM",
 }
-_PLAIN = {
-    "metrics": "", "status": "", "actions": "", "none": "",
+_LEVEL_PLAIN = {
     Level.OK: "[OK] OK", Level.WARNING: "[!] WARNING", Level.CRITICAL: "[!!] CRITICAL",
     Level.EMERGENCY: "[!!] CRITICAL", Level.UNKNOWN: "[?] UNKNOWN",
-    1: "CRITICAL", 2: "HIGH", 3: "MEDIUM",
 }
+_BADGE_EMOJI = {1: "🔴 CRITICAL", 2: "🟡 HIGH", 3: "🟢 MEDIUM"}
+_BADGE_PLAIN = {1: "CRITICAL", 2: "HIGH", 3: "MEDIUM"}
 
 _NAMES = {
     Metric.P95: "P95 Latency", Metric.P99: "P99 Latency",
@@ -52,6 +54,8 @@ def text(
 ) -> str:
     """The human report of one analysis."""
     marks = _EMOJI if emoji else _PLAIN
+    levels = _LEVEL_EMOJI if emoji else _LEVEL_PLAIN
+    badges = _BADGE_EMOJI if emoji else _BADGE_PLAIN
     lines = [RULE, "AUTO-REMEDIATION WATCHER REPORT", RULE]
     lines.append(f"Timestamp: {now:%Y-%m-%d %H:%M:%S}")
     lines.append(f"Results File: {result.source}")
@@ -72,7 +76,7 @@ def text(
     lines += ["", f"{marks['status']}Threshold Status:"]
     for metric in THRESHOLDED:
         level = status[metric].level
-        lines.append(_row(_NAMES[metric], f"{marks[level]} ({_limits(metric, thresholds)})"))
+        lines.append(_row(_NAMES[metric], f"{levels[level]} ({_limits(metric, thresholds)})"))
 
     lines.append("")
     if not actions:
@@ -82,7 +86,7 @@ def text(
         lines.append(THIN)
         for number, action in enumerate(actions, start=1):
             lines.append("")
-            lines.append(f"{number}. [{marks[action.priority]}] {action.description}")
+            lines.append(f"{number}. [{badges[action.priority]}] {action.description}")
             lines.append(f"   Type: {action.type}")
             lines.append(f"   Rationale: {action.rationale}")
             command = commands.as_text(action)

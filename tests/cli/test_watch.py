@@ -1,0 +1,234 @@
+"""`remediator watch` as a user runs it: a real process, its output and exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLE_2 = {"latency_stats": {"p95_ms": 80.0, "p99_ms": 100.0}, "error_rate": 0.08,
+             "throughput_rps": 12.0}
+HEALTHY = {"latency_stats": {"p50_ms": 20, "p95_ms": 60, "p99_ms": 90}, "error_rate": 0.0,
+           "throughput_rps": 30}
+SAMPLE_REPORT = {"latency_stats": {"p50_ms": 45.2, "p95_ms": 128.5, "p99_ms": 145.3},
+                 "error_rate": 0.005, "throughput_rps": 18.5, "success_rate": 0.995}
+
+
+def watch(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
+          encoding: str = "utf-8") -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("AUTO_EXECUTE", "DRY_RUN", "RESULTS_PATH")}
+    environ["PYTHONIOENCODING"] = encoding
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "remediator", "watch", *args],
+        cwd=tmp_path, env=environ, capture_output=True, text=True, encoding=encoding,
+        errors="replace", timeout=60,
+    )
+
+
+def results(tmp_path: Path, document: object, name: str = "bench_results.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_sample_report_layout(tmp_path: Path) -> None:
+    """The text report has the original sections, markers and the one HIGH action."""
+    path = results(tmp_path, SAMPLE_REPORT)
+
+    done = watch(tmp_path, "--results", str(path))
+
+    assert 0 == done.returncode, done.stderr
+    out = done.stdout
+    assert "AUTO-REMEDIATION WATCHER REPORT" in out
+    assert f"Results File: {path}" in out
+    assert "  P95 Latency:     128.50 ms" in out
+    assert "  Error Rate:      0.50%" in out
+    assert "  Success Rate:    99.50%" in out
+    assert "  P95 Latency:     ⚠️  WARNING (threshold: 100.0ms warning, 150.0ms critical)" in out
+    assert "  Error Rate:      ✅ OK (threshold: 1% warning, 5% critical)" in out
+    assert "⚠️  1 Remediation Action(s) Recommended:" in out
+    assert "1. [🟡 HIGH] Increase gateway replicas" in out
+    assert "   Type: scale" in out
+    assert ("   Rationale: P95 latency (128.50ms) exceeds warning threshold (100.0ms)") in out
+    assert ("   Command: kubectl scale deployment llm-gateway --replicas=4 "
+            "--namespace=default") in out
+
+
+def test_plain_markers_when_stdout_is_not_utf8(tmp_path: Path) -> None:
+    """Without UTF-8 the report uses plain markers instead of emoji."""
+    path = results(tmp_path, SAMPLE_REPORT)
+
+    done = watch(tmp_path, "--results", str(path), encoding="ascii")
+
+    assert 0 == done.returncode, done.stderr
+    assert "1. [HIGH] Increase gateway replicas" in done.stdout
+    assert "[!] WARNING" in done.stdout
+    assert done.stdout.isascii()
+
+
+def test_json_output_lists_metrics_status_and_actions(tmp_path: Path) -> None:
+    """--output json is machine-readable, with null for a missing metric."""
+    path = results(tmp_path, EXAMPLE_2)
+
+    done = watch(tmp_path, "--results", str(path), "--output", "json")
+
+    assert 0 == done.returncode, done.stderr
+    report = json.loads(done.stdout)
+    assert {"p50_ms": None, "p95_ms": 80.0, "p99_ms": 100.0, "error_rate": 0.08,
+            "throughput_rps": 12.0, "success_rate": 0.92} == report["metrics"]
+    assert {"p95": "OK", "p99": "OK", "error_rate": "CRITICAL", "throughput": "WARNING"} == (
+        report["status"]
+    )
+    first = report["actions"][0]
+    assert {"priority": 1, "severity": "critical", "type": "rollback",
+            "target": "deployment/llm-gateway"} == {k: first[k] for k in
+                                                    ("priority", "severity", "type", "target")}
+    assert "kubectl rollout undo deployment llm-gateway --namespace=default" == first["command"]
+    assert ["rollback", "rollback", "scale"] == [a["type"] for a in report["actions"]]
+
+
+def test_unknown_metric_is_null_and_investigate_has_no_command(tmp_path: Path) -> None:
+    """A percentile the tool did not report stays null and asks for investigation."""
+    path = results(tmp_path, {"latency_stats": {"p95_ms": 50}, "error_rate": 0,
+                              "throughput_rps": 20})
+
+    report = json.loads(watch(tmp_path, "--results", str(path), "--output", "json").stdout)
+
+    assert report["metrics"]["p99_ms"] is None
+    assert "UNKNOWN" == report["status"]["p99"]
+    assert [("investigate", None)] == [(a["type"], a["command"]) for a in report["actions"]]
+
+
+@pytest.mark.parametrize(("level", "document", "expected"), [
+    ("critical", EXAMPLE_2, 1),
+    ("critical", SAMPLE_REPORT, 0),
+    ("warning", SAMPLE_REPORT, 1),
+    ("warning", HEALTHY, 0),
+])
+def test_fail_on_sets_the_exit_code(tmp_path: Path, level: str, document: object,
+                                    expected: int) -> None:
+    """--fail-on exits 1 only when an action at or above that level is planned."""
+    path = results(tmp_path, document)
+
+    done = watch(tmp_path, "--results", str(path), "--fail-on", level)
+
+    assert expected == done.returncode, done.stderr
+
+
+def test_results_path_comes_from_the_environment(tmp_path: Path) -> None:
+    """RESULTS_PATH is used when --results is not given."""
+    path = results(tmp_path, SAMPLE_REPORT, name="from-env.json")
+
+    done = watch(tmp_path, env={"RESULTS_PATH": str(path)})
+
+    assert 0 == done.returncode, done.stderr
+    assert f"Results File: {path}" in done.stdout
+
+
+def test_script_is_written_only_when_there_are_actions(tmp_path: Path) -> None:
+    """With actions a script is written; with none, the report says so and writes nothing."""
+    script = tmp_path / "fix.sh"
+
+    done = watch(tmp_path, "--results", str(results(tmp_path, EXAMPLE_2)),
+                 "--generate-script", str(script))
+    assert 0 == done.returncode, done.stderr
+    assert script.read_text().startswith("#!/usr/bin/env bash")
+    assert "kubectl rollout undo deployment llm-backend --namespace=default" in (
+        script.read_text()
+    )
+
+    script.unlink()
+    healthy = watch(tmp_path, "--results", str(results(tmp_path, HEALTHY)),
+                    "--generate-script", str(script))
+    assert 0 == healthy.returncode
+    assert "no script written" in healthy.stdout
+    assert not script.exists()
+
+
+@pytest.mark.parametrize(("document", "expected"), [
+    ('{"latency_stats": {"p95_ms": "fast"}}', "latency_stats.p95_ms"),
+    ('{"latency_stats": {"p95_ms": -5}, "error_rate": 0}', "latency_stats.p95_ms"),
+    ('{"latency_stats": {"p95_ms": 5}, "error_rate": 1.5}', "error_rate"),
+    ('{"latency_stats": {"p95_ms": 5}, "throughput_rps": -1}', "throughput_rps"),
+    ("{not json", "bench_results.json"),
+    ("", "bench_results.json"),
+])
+def test_bad_results_exit_2_with_one_line_naming_file_and_field(
+    tmp_path: Path, document: str, expected: str
+) -> None:
+    """Invalid input is one line on stderr naming the file and field, never a traceback."""
+    path = tmp_path / "bench_results.json"
+    path.write_text(document)
+
+    done = watch(tmp_path, "--results", str(path))
+
+    assert 2 == done.returncode
+    lines = done.stderr.strip().splitlines()
+    assert 1 == len(lines), done.stderr
+    assert str(path) in lines[0] and expected in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_config_exits_2_naming_file_and_key(tmp_path: Path) -> None:
+    """A config error names the file and key on one line."""
+    config = tmp_path / "c.yaml"
+    config.write_text("thresholds:\n  p95_ms: {warning: 500}\n")
+
+    done = watch(tmp_path, "--config", str(config), "--results",
+                 str(results(tmp_path, HEALTHY)))
+
+    assert 2 == done.returncode
+    assert [f"remediator: error: {config}: thresholds.p95_ms: warning (500) must not be "
+            "above critical (150)"] == done.stderr.strip().splitlines()
+
+
+def test_missing_results_file_exits_2(tmp_path: Path) -> None:
+    """The default results path that does not exist is named in the error."""
+    done = watch(tmp_path)
+
+    assert 2 == done.returncode
+    assert "bench/bench_results.json" in done.stderr
+    assert 1 == len(done.stderr.strip().splitlines())
+
+
+def test_dry_run_changes_nothing_and_shows_the_commands(tmp_path: Path) -> None:
+    """--dry-run lists what execution would run for the CRITICAL actions only."""
+    done = watch(tmp_path, "--results", str(results(tmp_path, EXAMPLE_2)), "--dry-run")
+
+    assert 0 == done.returncode, done.stderr
+    tail = done.stdout.split("Dry run, nothing changed:")[1]
+    assert ("dry_run - would run: kubectl rollout undo deployment llm-gateway "
+            "--namespace=default") in tail
+    assert "scale deployment/llm-gateway: skipped - below_priority" in tail
+
+
+def test_auto_execute_runs_critical_actions_through_kubectl(tmp_path: Path) -> None:
+    """--auto-execute with the kubectl executor runs argv lists of CRITICAL actions only."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "argv.log"
+    stub = bin_dir / "kubectl"
+    stub.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        f"open({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+    )
+    stub.chmod(0o755)
+
+    done = watch(tmp_path, "--results", str(results(tmp_path, EXAMPLE_2)), "--auto-execute",
+                 env={"PATH": f"{bin_dir}:{os.environ['PATH']}",
+                      "REMEDIATOR_EXECUTOR": "kubectl"})
+
+    assert 0 == done.returncode, done.stderr
+    changes = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [
+        ["rollout", "undo", "deployment", "llm-gateway", "--namespace=default"],
+        ["rollout", "undo", "deployment", "llm-backend", "--namespace=default"],
+    ] == [argv for argv in changes if argv[:2] == ["rollout", "undo"]]
+    assert not any(argv[0] == "scale" for argv in changes)
+    assert "executed - rolled back deployment/llm-gateway" in done.stdout
