@@ -29,6 +29,8 @@ ENVIRONMENT: dict[str, str] = {
     "REMEDIATOR_STATE_BACKEND": "state.backend",
     "REMEDIATOR_EXECUTOR": "execution.executor",
     "REMEDIATOR_MIN_PRIORITY": "execution.min_priority",
+    # Set from the pod's own namespace in k8s/, where the Role grants access.
+    "REMEDIATOR_TARGET_NAMESPACE": "targets.namespace",
 }
 
 _TRUE = {"true", "1", "yes", "on"}
