@@ -1,0 +1,1 @@
+"""The guard between a plan and its execution: dedup, cooldowns, limits, breaker, autonomy."""

@@ -1,0 +1,296 @@
+"""
+The guard: whether an action may go ahead now, and if not, why.
+
+Checks, in order: a paused target; a duplicate (every alert episode behind
+the action already had its decision on this target); the autonomy settings
+(priority below `execution.min_priority`, a type in `observe` mode); the
+cooldown of the action type on the target, which stops a repeat but lets an
+escalation through (a larger scale than the last one); the global rate
+limit; the target's circuit breaker. What passes is carried out for real or
+as a dry run, and counts toward cooldowns, the rate limit and the breaker
+either way, so the history shows what execution would have done.
+
+The guard keeps its memory in the process and mirrors every change into the
+store; `load` rebuilds it after a restart. Callers hold `lock` from `check`
+until the decision is recorded, so two coroutines never both pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Iterable, Sequence
+
+from remediator.config.settings import Settings
+from remediator.planning.actions import Action, ActionType
+from remediator.state.base import DecisionRecord, Store, TargetState
+
+logger = logging.getLogger("remediator.guard")
+
+# What takes a Deployment's template back a revision, and what scales it.
+_UNDOES = {"rollback", "combined"}
+_SCALES = {"scale", "combined"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    skip: str | None
+    """None when the action may go ahead; else the reason as a metric label."""
+
+    reason: str
+    dry_run: bool = False
+    """Go ahead, but only as a dry run (execution off, or the type's mode is dry-run)."""
+
+    retry_at: float | None = None
+    """When the reason may have gone (cooldown over, a rate slot free, breaker quiet)."""
+
+    @property
+    def passed(self) -> bool:
+        return self.skip is None
+
+    @property
+    def covering(self) -> bool:
+        """Whether the decision settles its episodes: skips that last as long as the config."""
+        return self.skip in (None, "below_priority", "observe")
+
+
+def subject(action: Action) -> str:
+    """What an episode's decision is about: the target, or the investigated metric."""
+    return action.target.key if action.target else f"metric/{action.metric}"
+
+
+class Guard:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.lock = asyncio.Lock()
+        self._passed: list[DecisionRecord] = []
+        """Counted decisions inside the longest window, oldest first."""
+
+        self._covered: dict[str, set[str]] = {}
+        """Per subject: the episodes whose decision on it is settled."""
+
+        self._acted_for: dict[str, set[str]] = {}
+        """Per episode: the targets counted decisions acted on, for recovery."""
+
+        self.targets: dict[str, TargetState] = {}
+
+    # --- memory ------------------------------------------------------------
+
+    async def load(self, store: Store, *, now: float) -> list[DecisionRecord]:
+        """Rebuild memory from the store; return pending decisions a crash interrupted."""
+        for state in await store.load_targets():
+            self.targets[state.target] = state
+        retention = self.settings.guard.dedup_retention_seconds
+        interrupted = []
+        for decision in await store.decisions_since(now - max(retention, self.horizon)):
+            if decision.outcome == "pending":
+                interrupted.append(decision)
+            self.remember(decision)
+        return interrupted
+
+    @property
+    def horizon(self) -> float:
+        """The longest window any check looks back over."""
+        guard = self.settings.guard
+        cooldowns = guard.cooldowns.model_dump().values()
+        return float(max(*cooldowns, guard.rate_limit.per_seconds, guard.breaker.window_seconds))
+
+    def remember(self, decision: DecisionRecord) -> None:
+        """Take a recorded decision (new, or updated with its outcome) into account."""
+        self._passed = [d for d in self._passed if d.id != decision.id]
+        if decision.counted:
+            self._passed.append(decision)
+        if decision.covering and decision.episodes:
+            about = decision.target or decision.action_key.partition(":")[2]
+            self._covered.setdefault(about, set()).update(decision.episodes)
+        if decision.counted and decision.target:
+            for key in decision.episodes:
+                self._acted_for.setdefault(key, set()).add(decision.target)
+
+    def forget(self, *, now: float) -> None:
+        """Drop what no check can look at any more (the store prunes its own copy)."""
+        horizon = now - self.horizon
+        self._passed = [d for d in self._passed if d.time >= horizon]
+
+    def forget_episodes(self, keys: Iterable[str]) -> None:
+        gone = set(keys)
+        for covered in self._covered.values():
+            covered -= gone
+        for key in gone:
+            self._acted_for.pop(key, None)
+
+    def target(self, key: str) -> TargetState:
+        return self.targets.setdefault(key, TargetState(target=key))
+
+    # --- the checks --------------------------------------------------------
+
+    def check(self, action: Action, *, episodes: Sequence[str], now: float) -> Verdict:
+        """The verdict on one action; call with `lock` held and record before releasing."""
+        settings = self.settings
+        target = action.target.key if action.target else None
+        state = self.targets.get(target) if target else None
+
+        if state is not None and state.paused:
+            return Verdict("paused", f"{target} is paused by an operator; resume it to act")
+
+        covered = self._covered.get(subject(action), set())
+        if episodes and all(key in covered for key in episodes):
+            return Verdict("duplicate", "these alert episodes already had their decision")
+
+        # Investigating runs nothing: it is recorded whatever the autonomy settings.
+        investigate = action.type is ActionType.INVESTIGATE
+        if action.priority > settings.execution.min_priority and not investigate:
+            return Verdict(
+                "below_priority",
+                f"priority {action.priority} ({action.badge}) is below the execution threshold"
+                f" {settings.execution.min_priority}",
+            )
+        mode = settings.execution.modes.of(str(action.type))
+        if mode == "observe" and not investigate:
+            return Verdict("observe", f"{action.type} actions are in observe mode: recorded only")
+
+        blocked = self._cooldown(action, now)
+        if blocked is not None:
+            return blocked
+
+        if not investigate:
+            limited = self._rate_limit(now)
+            if limited is not None:
+                return limited
+            if state is not None and state.breaker_opened_at is not None:
+                reopens = state.breaker_opened_at + settings.guard.breaker.quiet_seconds
+                return Verdict(
+                    "breaker_open",
+                    f"the circuit breaker of {target} is open: too many actions without"
+                    " recovery; reset it or wait for the quiet period",
+                    retry_at=reopens,
+                )
+
+        dry_run = investigate or not settings.executing() or mode == "dry-run"
+        return Verdict(None, "passed the guard", dry_run=dry_run)
+
+    def _cooldown(self, action: Action, now: float) -> Verdict | None:
+        cooldowns = self.settings.guard.cooldowns
+        kind = str(action.type)
+        target = action.target.key if action.target else None
+
+        def earlier(types: set[str], window: float) -> list[DecisionRecord]:
+            return [
+                d for d in self._passed
+                if d.type in types and d.time > now - window
+                and (d.target == target if target else d.action_key == action.key)
+            ]
+
+        # A second undo inside the cooldown would bring the bad revision back.
+        if kind in _UNDOES:
+            window = max(cooldowns.rollback, cooldowns.of(kind))
+            undone = earlier(_UNDOES, window)
+            if undone:
+                last = undone[-1]
+                return Verdict(
+                    "cooldown",
+                    f"{action.target} was rolled back {now - last.time:.0f}s ago; a rollback"
+                    f" never follows a rollback inside the {window:.0f}s cooldown",
+                    retry_at=last.time + window,
+                )
+            return None
+
+        # A cooldown stops a repeat, not an escalation to more replicas.
+        if kind == "scale":
+            scaled = earlier(_SCALES, cooldowns.scale)
+            if not scaled:
+                return None
+            highest = max(d.replicas or 0 for d in scaled)
+            if action.replicas is not None and action.replicas > highest:
+                logger.info("escalation inside the cooldown: %s from %d to %d replicas",
+                            target, highest, action.replicas, extra={"target": target})
+                return None
+            last = scaled[-1]
+            return Verdict(
+                "cooldown",
+                f"{action.target} was scaled to {highest} {now - last.time:.0f}s ago; the"
+                f" {cooldowns.scale:.0f}s scale cooldown stops a repeat",
+                retry_at=last.time + cooldowns.scale,
+            )
+
+        window = cooldowns.of(kind)
+        same = earlier({kind}, window)
+        if same:
+            last = same[-1]
+            return Verdict(
+                "cooldown",
+                f"the same {kind} action ran {now - last.time:.0f}s ago; its cooldown is"
+                f" {window:.0f}s",
+                retry_at=last.time + window,
+            )
+        return None
+
+    def _rate_limit(self, now: float) -> Verdict | None:
+        limit = self.settings.guard.rate_limit
+        recent = [
+            d.time for d in self._passed
+            if d.type != "investigate" and d.time > now - limit.per_seconds
+        ]
+        if len(recent) < limit.actions:
+            return None
+        frees = recent[len(recent) - limit.actions] + limit.per_seconds
+        return Verdict(
+            "rate_limit",
+            f"{len(recent)} actions in the last {limit.per_seconds:.0f}s reach the global"
+            f" rate limit of {limit.actions}",
+            retry_at=frees,
+        )
+
+    # --- the breaker and operator controls --------------------------------
+
+    def breaker_trips(self, target: str, *, now: float) -> bool:
+        """After a counted decision on `target`: whether its breaker must open now."""
+        breaker = self.settings.guard.breaker
+        state = self.target(target)
+        if state.breaker_opened_at is not None:
+            return False
+        since = max(now - breaker.window_seconds, state.breaker_reset_at or 0.0,
+                    state.recovered_at or 0.0)
+        acted = [
+            d for d in self._passed
+            if d.target == target and d.type != "investigate" and d.time > since
+        ]
+        return len(acted) >= breaker.max_actions
+
+    def open_breaker(self, target: str, *, now: float) -> TargetState:
+        state = dataclasses.replace(self.target(target), breaker_opened_at=now)
+        self.targets[target] = state
+        return state
+
+    def close_expired_breakers(self, *, now: float) -> list[TargetState]:
+        """Breakers whose quiet period ended close by themselves; return the changed states."""
+        quiet = self.settings.guard.breaker.quiet_seconds
+        closed = []
+        for key, state in list(self.targets.items()):
+            opened = state.breaker_opened_at
+            if opened is not None and now >= opened + quiet:
+                closed.append(self.reset_breaker(key, now=now))
+        return closed
+
+    def reset_breaker(self, target: str, *, now: float) -> TargetState:
+        """Close the breaker; the actions before now no longer count toward it."""
+        state = dataclasses.replace(
+            self.target(target), breaker_opened_at=None, breaker_reset_at=now
+        )
+        self.targets[target] = state
+        return state
+
+    def set_paused(self, target: str, paused: bool) -> TargetState:
+        state = dataclasses.replace(self.target(target), paused=paused)
+        self.targets[target] = state
+        return state
+
+    def recovered(self, episode: str, *, now: float) -> list[TargetState]:
+        """An episode resolved: the targets acted on for it recovered (for the breaker)."""
+        changed = []
+        for target in sorted(self._acted_for.get(episode, ())):
+            state = dataclasses.replace(self.target(target), recovered_at=now)
+            self.targets[target] = state
+            changed.append(state)
+        return changed

@@ -1,0 +1,97 @@
+"""
+The daemon's own metrics, all named `remediator_*`, on a registry of ours.
+
+Alert rules and the Grafana dashboard are written against these names, so
+they change only with them. Labels take few values (HTTP codes, action
+types, outcomes, skip reasons, configured targets), never alert names or
+fingerprints.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+SKIP_REASONS: tuple[str, ...] = (
+    "duplicate", "cooldown", "rate_limit", "breaker_open", "dry_run", "observe",
+    "below_priority", "paused", "would_lower_replicas", "unknown_target", "invalid_target",
+)
+"""Every value of the `reason` label of `remediator_skips_total`."""
+
+
+class SelfMetrics:
+    """Every self-metric, created on one registry (each test builds its own)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.webhook_requests = Counter(
+            "remediator_webhook_requests", "Webhook requests answered, by HTTP status code.",
+            ["code"], registry=registry,
+        )
+        self.notifications = Counter(
+            "remediator_notifications",
+            "Webhook notifications accepted: new (changed something), repeat (nothing new),"
+            " rejected (4xx).",
+            ["result"], registry=registry,
+        )
+        self.alerts = Counter(
+            "remediator_alerts", "Alerts received in accepted notifications, by their own status.",
+            ["status"], registry=registry,
+        )
+        self.actions = Counter(
+            "remediator_actions", "Decisions recorded, by action type and outcome.",
+            ["type", "outcome"], registry=registry,
+        )
+        self.skips = Counter(
+            "remediator_skips", "Actions not executed, by reason.", ["reason"], registry=registry,
+        )
+        self.action_duration = Histogram(
+            "remediator_action_duration_seconds", "Time the executor took per action.",
+            ["type"], registry=registry,
+            buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600),
+        )
+        self.recovery = Histogram(
+            "remediator_recovery_seconds",
+            "Time from an alert episode's start to its resolve, for episodes we acted on.",
+            registry=registry,
+            buckets=(30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400),
+        )
+        self.breaker_open = Gauge(
+            "remediator_breaker_open", "1 while the circuit breaker of a target is open.",
+            ["target"], registry=registry,
+        )
+        self.queue_depth = Gauge(
+            "remediator_queue_depth", "Alert episodes recorded but not yet evaluated.",
+            registry=registry,
+        )
+        self.truncated_alerts = Counter(
+            "remediator_truncated_alerts",
+            "Alerts Alertmanager left out of notifications (truncatedAlerts).", registry=registry,
+        )
+        self.results_read_failures = Counter(
+            "remediator_results_read_failures",
+            "Benchmark results that could not be read or parsed (last good values kept).",
+            registry=registry,
+        )
+        self.last_decision = Gauge(
+            "remediator_last_decision_timestamp_seconds",
+            "When the last decision was recorded (Unix time).", registry=registry,
+        )
+        self.leader = Gauge(
+            "remediator_leader",
+            "1 when this replica may act (always 1 without leader election).",
+            registry=registry,
+        )
+        self.firing = Gauge(
+            "remediator_episodes_firing", "Alert episodes in the firing set now.",
+            registry=registry,
+        )
+        self.notifier_failures = Counter(
+            "remediator_notifier_failures",
+            "Notifications to Slack or a webhook that failed after their retries.",
+            ["sink"], registry=registry,
+        )
+        self.state_errors = Counter(
+            "remediator_state_errors",
+            "Failures to read or write the state store (the webhook then answers 503).",
+            registry=registry,
+        )

@@ -1,0 +1,347 @@
+"""
+From a planned action to a recorded decision: guard, execute, record, tell.
+
+The daemon's worker and `remediator watch` (through `carry_out`) decide the
+same way. A decision that passes the guard is stored as `pending` before
+the executor runs, so that a crash in the middle still counts it toward the
+cooldown (it is marked failed, "interrupted", at the next start, and never
+repeated automatically).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from remediator import logs
+from remediator.alerting.mapping import Rejected
+from remediator.config.settings import Settings
+from remediator.execution.base import ExecutionReport, Executor, Outcome
+from remediator.execution.dryrun import DryRunExecutor
+from remediator.guarding.guard import Guard, Verdict
+from remediator.metrics import SKIP_REASONS, SelfMetrics
+from remediator.notify.notifier import Notifier
+from remediator.planning import commands
+from remediator.planning.actions import Action
+from remediator.state.base import AlertRef, DecisionRecord, EpisodeRecord, Store, TargetState
+
+logger = logging.getLogger("remediator.remediation")
+
+Clock = Callable[[], float]
+
+INTERRUPTED = (
+    "interrupted by a restart before its outcome was recorded; it may have been carried out,"
+    " so it is not repeated automatically"
+)
+NOTIFIED_OUTCOMES = {"executed", "refused", "failed"}
+
+
+class Decider:
+    def __init__(self, settings: Settings, *, store: Store, executor: Executor,
+                 metrics: SelfMetrics | None = None, notifier: Notifier | None = None,
+                 clock: Clock = time.time) -> None:
+        self.settings = settings
+        self.store = store
+        self.executor = executor
+        self.metrics = metrics
+        self.notifier = notifier
+        self.clock = clock
+        self.guard = Guard(settings)
+        self.dry_run = DryRunExecutor()
+        self.next_retry: float | None = None
+        """The earliest time a deferred action (cooldown, rate limit, breaker) may pass."""
+
+        self._last_skip: dict[str, tuple[str, frozenset[str]]] = {}
+
+    async def load(self) -> None:
+        """Rebuild the guard's memory; settle decisions a crash left pending."""
+        now = self.clock()
+        for decision in await self.guard.load(self.store, now=now):
+            decision.outcome = "failed"
+            decision.reason = INTERRUPTED
+            decision.covering = True
+            await self.store.update_decision(decision)
+            self.guard.remember(decision)
+            logger.warning("decision %d: %s", decision.id, INTERRUPTED,
+                           extra={"decision": decision.id, "target": decision.target})
+        await self.tidy(now=now)
+        if self.metrics is not None:
+            for state in self.guard.targets.values():
+                self.metrics.breaker_open.labels(state.target).set(
+                    1 if state.breaker_opened_at is not None else 0
+                )
+
+    async def tidy(self, *, now: float) -> None:
+        """Close breakers whose quiet period ended; forget what no check looks at."""
+        for state in self.guard.close_expired_breakers(now=now):
+            await self.store.save_target(state)
+            self._breaker_gauge(state)
+            logger.info("breaker of %s closed after its quiet period", state.target,
+                        extra={"target": state.target})
+        self.guard.forget(now=now)
+
+    # --- deciding ----------------------------------------------------------
+
+    async def decide(self, action: Action, *, episodes: Sequence[EpisodeRecord] = (),
+                     alert: AlertRef | None = None) -> DecisionRecord | None:
+        """
+        Guard, record, execute and record again; None when it repeats a decision.
+
+        `episodes` are the alert episodes behind the action (none for the CLI
+        and operators); `alert` names the cause when there are no episodes.
+        """
+        keys = sorted({e.key for e in episodes})
+        cause = alert or _newest_alert(episodes)
+
+        # Check and record under one lock: two coroutines never both pass.
+        async with self.guard.lock:
+            now = self.clock()
+            verdict = self.guard.check(action, episodes=keys, now=now)
+            if verdict.skip == "duplicate":
+                self._count_skip("duplicate")
+                return None
+            if not verdict.passed and self._repeats_skip(action, verdict, keys):
+                self._note_retry(verdict)
+                return None
+            decision = await self.store.add_decision(
+                _decision(action, verdict, keys, cause, now=now)
+            )
+            self.guard.remember(decision)
+
+        if not verdict.passed:
+            self._note_retry(verdict)
+            self._recorded(decision, action)
+            return decision
+
+        # Carry it out off the lock: the pending record already counts.
+        executor = self.dry_run if verdict.dry_run else self.executor
+        report, seconds = await self._run(executor, action)
+        decision.outcome = str(report.outcome)
+        decision.reason = report.reason
+        decision.command = report.command
+        decision.details = dict(report.details)
+        decision.executor = executor.name
+        # What changed nothing counts toward nothing; a failure may retry after its
+        # cooldown, everything else settles the episodes behind it.
+        decision.counted = report.outcome not in (Outcome.SKIPPED, Outcome.REFUSED)
+        decision.covering = report.outcome is not Outcome.FAILED
+        decision.skip = _executor_skip(report, dry_run=verdict.dry_run)
+        await self.store.update_decision(decision)
+        async with self.guard.lock:
+            self.guard.remember(decision)
+            if decision.counted and decision.target and self.guard.breaker_trips(
+                decision.target, now=self.clock()
+            ):
+                await self._open_breaker(decision.target)
+
+        if self.metrics is not None:
+            self.metrics.action_duration.labels(decision.type).observe(seconds)
+        self._recorded(decision, action)
+        return decision
+
+    async def reject(self, rejected: Rejected, episode: EpisodeRecord) -> DecisionRecord:
+        """Record an alert that names a target we refuse (invalid, or not ours)."""
+        now = self.clock()
+        decision = DecisionRecord(
+            time=now,
+            type=rejected.action_type,
+            action_key=f"{rejected.action_type}:rejected",
+            target=None,
+            outcome="skipped",
+            reason=f"{rejected.code}: alert {rejected.alertname}: {rejected.reason}",
+            skip=rejected.code,
+            covering=True,
+            episodes=[episode.key],
+            alert=_alert_ref(episode),
+            description=f"{rejected.action_type} requested by alert {rejected.alertname}",
+        )
+        async with self.guard.lock:
+            decision = await self.store.add_decision(decision)
+        self._recorded(decision, None)
+        return decision
+
+    # --- operator controls -------------------------------------------------
+
+    async def set_paused(self, target: str, paused: bool) -> TargetState:
+        async with self.guard.lock:
+            state = self.guard.set_paused(target, paused)
+            await self.store.save_target(state)
+        logger.warning("%s %s by an operator", target, "paused" if paused else "resumed",
+                       extra={"target": target})
+        return state
+
+    async def reset_breaker(self, target: str) -> TargetState:
+        async with self.guard.lock:
+            state = self.guard.reset_breaker(target, now=self.clock())
+            await self.store.save_target(state)
+        self._breaker_gauge(state)
+        logger.warning("breaker of %s reset by an operator", target, extra={"target": target})
+        return state
+
+    async def recovered(self, episode: EpisodeRecord) -> None:
+        """An episode resolved: the targets acted on for it count as recovered."""
+        async with self.guard.lock:
+            for state in self.guard.recovered(episode.key, now=self.clock()):
+                await self.store.save_target(state)
+
+    # --- helpers -----------------------------------------------------------
+
+    async def _run(self, executor: Executor, action: Action) -> tuple[ExecutionReport, float]:
+        started = time.monotonic()
+        try:
+            report = await executor.run(action)
+        except commands.UnsafeName as error:
+            report = ExecutionReport(Outcome.REFUSED, f"invalid_target: {error}")
+        except Exception as error:  # top-level boundary: an executor bug must not kill the worker
+            logger.exception("executor %s failed on %s", executor.name, action.key)
+            report = ExecutionReport(Outcome.FAILED, f"executor error: {error}")
+        return report, time.monotonic() - started
+
+    async def _open_breaker(self, target: str) -> None:
+        state = self.guard.open_breaker(target, now=self.clock())
+        await self.store.save_target(state)
+        self._breaker_gauge(state)
+        breaker = self.settings.guard.breaker
+        text = (
+            f"circuit breaker of {target} opened: {breaker.max_actions} actions within"
+            f" {breaker.window_seconds:.0f}s without recovery; no more actions on it until"
+            " an operator resets it or it stays quiet for"
+            f" {breaker.quiet_seconds:.0f}s"
+        )
+        logger.error(text, extra={"target": target})
+        if self.notifier is not None:
+            self.notifier.send({"event": "breaker_open", "target": target, "text": text})
+
+    def _breaker_gauge(self, state: TargetState) -> None:
+        if self.metrics is not None:
+            self.metrics.breaker_open.labels(state.target).set(
+                1 if state.breaker_opened_at is not None else 0
+            )
+
+    def _repeats_skip(self, action: Action, verdict: Verdict, keys: list[str]) -> bool:
+        """A deferred action re-checked for the same reason is recorded once, not each time."""
+        assert verdict.skip is not None
+        mark = (verdict.skip, frozenset(keys))
+        if self._last_skip.get(action.key) == mark:
+            return True
+        self._last_skip[action.key] = mark
+        return False
+
+    def _note_retry(self, verdict: Verdict) -> None:
+        if verdict.retry_at is not None and (
+            self.next_retry is None or verdict.retry_at < self.next_retry
+        ):
+            self.next_retry = verdict.retry_at
+
+    def _count_skip(self, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.skips.labels(reason).inc()
+
+    def _recorded(self, decision: DecisionRecord, action: Action | None) -> None:
+        """Metrics, one log line and, for what matters to people, a notification."""
+        if decision.counted or decision.outcome != "skipped":
+            self._last_skip.pop(decision.action_key, None)
+        if self.metrics is not None:
+            self.metrics.actions.labels(decision.type, decision.outcome).inc()
+            self.metrics.last_decision.set(decision.time)
+        if decision.skip:
+            self._count_skip(decision.skip)
+
+        alert = decision.alert
+        log = logs.for_alert(
+            logger, alertname=alert.alertname if alert else "",
+            fingerprint=alert.fingerprint if alert else "", target=decision.target,
+        )
+        level = logging.WARNING if decision.outcome in ("failed", "refused") else logging.INFO
+        log.log(
+            level, "decision %d: %s %s: %s - %s", decision.id, decision.type,
+            decision.target or decision.action_key, decision.outcome, decision.reason,
+            extra={"decision": decision.id, "type": decision.type, "outcome": decision.outcome,
+                   "skip": decision.skip},
+        )
+        if self.notifier is not None and decision.outcome in NOTIFIED_OUTCOMES:
+            self.notifier.send({
+                "event": "decision",
+                "decision": decision.to_json(),
+                "text": f"remediator: {decision.type} {decision.target or ''}"
+                f" {decision.outcome}: {decision.reason}",
+            })
+
+
+async def carry_out(actions: Sequence[Action], *, store: Store, settings: Settings,
+                    executor: Executor, cause: AlertRef | None = None,
+                    metrics: SelfMetrics | None = None, notifier: Notifier | None = None,
+                    clock: Clock = time.time) -> list[DecisionRecord]:
+    """
+    Carry out a plan once, in plan order, through the daemon's guard and state.
+
+    For `remediator watch` with a state directory: cooldowns, the rate limit
+    and breakers recorded by the daemon (or an earlier run) apply, and the
+    decisions join the same history. `store` must be open.
+    """
+    decider = Decider(settings, store=store, executor=executor, metrics=metrics,
+                      notifier=notifier, clock=clock)
+    await decider.load()
+    decisions = []
+    for action in actions:
+        decision = await decider.decide(action, alert=cause)
+        if decision is not None:
+            decisions.append(decision)
+    return decisions
+
+
+def _decision(action: Action, verdict: Verdict, episodes: list[str], alert: AlertRef | None,
+              *, now: float) -> DecisionRecord:
+    command = _command(action)
+    if verdict.passed:
+        outcome, reason = "pending", "being carried out"
+    else:
+        outcome, reason = "skipped", f"{verdict.skip}: {verdict.reason}"
+    return DecisionRecord(
+        time=now,
+        type=str(action.type),
+        action_key=action.key,
+        target=action.target.key if action.target else None,
+        outcome=outcome,
+        reason=reason,
+        priority=action.priority,
+        description=action.description,
+        replicas=action.replicas,
+        command=command,
+        skip=verdict.skip,
+        counted=verdict.passed,
+        covering=verdict.passed or verdict.covering,
+        episodes=episodes,
+        alert=alert,
+        details={"rationale": action.rationale, "causes": list(action.causes)},
+    )
+
+
+def _command(action: Action) -> str | None:
+    try:
+        return commands.as_text(action)
+    except commands.UnsafeName:
+        return None
+
+
+def _executor_skip(report: ExecutionReport, *, dry_run: bool) -> str | None:
+    """The skip label of an executor's outcome: dry_run, or the code the reason starts with."""
+    if report.outcome is Outcome.DRY_RUN:
+        return "dry_run" if dry_run else None
+    if report.outcome is not Outcome.SKIPPED:
+        return None
+    code = str(report.details.get("code") or report.reason.partition(":")[0])
+    return code if code in SKIP_REASONS else "executor"
+
+
+def _alert_ref(episode: EpisodeRecord) -> AlertRef:
+    return AlertRef(alertname=episode.alertname, fingerprint=episode.fingerprint,
+                    startsAt=episode.starts_at)
+
+
+def _newest_alert(episodes: Sequence[EpisodeRecord]) -> AlertRef | None:
+    if not episodes:
+        return None
+    newest = max(episodes, key=lambda e: (e.first_seen, e.key))
+    return _alert_ref(newest)

@@ -1,0 +1,296 @@
+"""
+The daemon's remediation: notifications in, decisions out.
+
+`receive` runs on the request path and only records: it works out what a
+notification changes (new episodes, resolves), stores that durably, wakes
+the worker and returns, so the webhook answers fast. A notification that
+only repeats known episodes is counted, not written.
+
+The worker runs off the request path. Each pass takes the firing set across
+all groups (episodes not resolved and re-sent within the expiry), maps each
+alert to a condition or an action, plans once with the same planner as
+`remediator watch` (so a combined action appears when its alerts fire
+together, and several alerts asking for one action make one), and decides
+each action through the guard. Passes coalesce: a storm of new episodes
+costs a few passes, not one per alert. Episodes recorded but not yet
+evaluated survive a restart and are evaluated at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+
+from remediator import logs
+from remediator.alerting import mapping
+from remediator.alerting.payload import Notification
+from remediator.config.settings import Settings
+from remediator.execution.base import Executor
+from remediator.leadership import Leadership
+from remediator.metrics import SelfMetrics
+from remediator.notify.notifier import Notifier
+from remediator.planning import planner
+from remediator.planning.actions import Action
+from remediator.planning.conditions import Condition
+from remediator.remediation.deciding import Decider
+from remediator.remediation.episodes import Absorbed, EpisodeBook
+from remediator.state.base import EpisodeRecord, Store
+
+logger = logging.getLogger("remediator.remediation")
+webhook_logger = logging.getLogger("remediator.webhook")
+
+Clock = Callable[[], float]
+
+SUMMARY_SECONDS = 60.0
+"""How often repeated notifications are summed up in one log line."""
+
+PRUNE_SECONDS = 3600.0
+ERROR_BACKOFF_SECONDS = 1.0
+
+
+class Busy(Exception):
+    """Too many episodes wait for evaluation: answer 503, Alertmanager retries later."""
+
+
+class Remediation:
+    def __init__(self, settings: Settings, *, store: Store, executor: Executor,
+                 metrics: SelfMetrics, notifier: Notifier | None = None,
+                 leadership: Leadership | None = None, clock: Clock = time.time) -> None:
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics
+        self.clock = clock
+        self.leadership = leadership or Leadership()
+        self.book = EpisodeBook(expiry_seconds=settings.alerts.expiry)
+        self.decider = Decider(settings, store=store, executor=executor, metrics=metrics,
+                               notifier=notifier, clock=clock)
+        self._receiving = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._repeats = 0
+        self._repeated_alerts = 0
+        self.passes = 0
+        """Evaluation passes completed (tests wait on it)."""
+
+        self.leadership.subscribe(self._leadership_changed)
+
+    # --- start and stop ----------------------------------------------------
+
+    async def start(self) -> None:
+        """Load state; schedule a pass for what a previous run recorded but never evaluated."""
+        self.book.load(await self.store.load_episodes())
+        await self.decider.load()
+        self.metrics.leader.set(1 if self.leadership.leader else 0)
+        self._update_gauges()
+        if self.book.pending():
+            logger.info("%d recorded episodes await evaluation from before the restart",
+                        len(self.book.pending()))
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Let the worker finish the pass in progress, then end."""
+        self._stopping = True
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # --- the request path --------------------------------------------------
+
+    async def receive(self, notification: Notification) -> Absorbed:
+        """
+        Record what the notification changes; return it. Raises `Busy` or `StateError`.
+
+        When this returns, the news is durable and the worker has been woken.
+        """
+        now = self.clock()
+        for alert in notification.alerts:
+            self.metrics.alerts.labels(alert.status).inc()
+        if notification.truncated_alerts:
+            self.metrics.truncated_alerts.inc(notification.truncated_alerts)
+            webhook_logger.warning(
+                "notification is missing %d alerts (truncatedAlerts): Alertmanager's"
+                " max_alerts cut it; absent alerts are not taken as resolved",
+                notification.truncated_alerts, extra={"truncated": notification.truncated_alerts},
+            )
+
+        # One notification at a time: two copies of one alert must not both look new.
+        async with self._receiving:
+            changes = self.book.absorb(notification, now=now)
+            if changes.news and len(self.book.pending()) >= self.settings.server.queue_size:
+                raise Busy(f"{len(self.book.pending())} episodes await evaluation")
+            if changes.writes:
+                await self.store.save_episodes(changes.writes)
+            self.book.commit(changes)
+
+        if not changes.news:
+            self.metrics.notifications.labels("repeat").inc()
+            self._repeats += 1
+            self._repeated_alerts += len(notification.alerts)
+            return changes
+        self.metrics.notifications.labels("new").inc()
+        self._update_gauges()
+        self._wake.set()
+        self._log_news(notification, changes)
+        return changes
+
+    # --- the worker --------------------------------------------------------
+
+    async def run(self) -> None:
+        """Evaluate whenever woken, or when a deferred action may pass; until stopped."""
+        while not self._stopping:
+            retry = self.decider.next_retry
+            timeout = None if retry is None else max(0.0, retry - self.clock())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+            if self._stopping:
+                break
+            if not self.leadership.leader:
+                continue
+            try:
+                await self.evaluate()
+            except Exception:  # top-level boundary: the worker must outlive any one bad pass
+                # The episodes stay pending and are evaluated again on the next pass.
+                logger.exception("evaluation pass failed; retrying shortly")
+                self.metrics.state_errors.inc()
+                await asyncio.sleep(ERROR_BACKOFF_SECONDS)
+                self._wake.set()
+
+    async def evaluate(self) -> None:
+        """One pass: resolves, rejections, then the plan of the firing set, decided."""
+        now = self.clock()
+        self.decider.next_retry = None
+        pending = self.book.pending()
+        await self.decider.tidy(now=now)
+
+        # Resolves close episodes: time to recovery, and the breaker's recovery mark.
+        for episode in pending:
+            if episode.status == "resolved":
+                await self._resolved(episode)
+
+        # Map the firing set; an alert naming a target we refuse is recorded once.
+        firing = self.book.firing(now=now)
+        conditions: set[Condition] = set()
+        requested: dict[str, Action] = {}
+        behind: dict[str, list[EpisodeRecord]] = defaultdict(list)
+        for episode in sorted(firing, key=lambda e: e.key):
+            mapped = mapping.map_alert(episode.labels, self.settings)
+            if mapped is None:
+                continue
+            if isinstance(mapped, mapping.Rejected):
+                if not episode.handled:
+                    await self.decider.reject(mapped, episode)
+                continue
+            behind[mapped.cause].append(episode)
+            if mapped.condition is not None:
+                conditions.add(mapped.condition)
+            elif mapped.action is not None:
+                requested.setdefault(mapped.cause, mapped.action)
+
+        # One plan for everything firing now, each action decided with its episodes.
+        actions = planner.plan(
+            sorted(conditions), self.settings, requested=list(requested.values())
+        )
+        for action in actions:
+            episodes = {e.key: e for cause in action.causes for e in behind.get(cause, ())}
+            await self.decider.decide(action, episodes=list(episodes.values()))
+
+        handled = self.book.mark_handled(pending)
+        await self.store.save_episodes(handled)
+        self.passes += 1
+        self._update_gauges()
+
+    async def _resolved(self, episode: EpisodeRecord) -> None:
+        await self.decider.recovered(episode)
+        started = _epoch(episode.starts_at)
+        if started is not None and episode.resolved_at is not None:
+            ended = _epoch(episode.ends_at) if episode.ends_at else None
+            seconds = (ended or episode.resolved_at) - started
+            # Clock skew or a year-1 start must not show as a negative or 2000-year recovery.
+            if 0 <= seconds < 366 * 86400:
+                self.metrics.recovery.observe(seconds)
+        logs.for_alert(logger, alertname=episode.alertname,
+                       fingerprint=episode.fingerprint).info(
+            "episode resolved: %s", episode.alertname, extra={"startsAt": episode.starts_at},
+        )
+
+    # --- background chores --------------------------------------------------
+
+    async def summarise_repeats(self) -> None:
+        """Every minute, one line for the repeats (which are counted, not logged each)."""
+        while True:
+            await asyncio.sleep(SUMMARY_SECONDS)
+            if self._repeats:
+                webhook_logger.info(
+                    "%d repeated notifications (%d alerts) in the last %.0fs changed nothing",
+                    self._repeats, self._repeated_alerts, SUMMARY_SECONDS,
+                    extra={"repeats": self._repeats, "alerts": self._repeated_alerts},
+                )
+                self._repeats = self._repeated_alerts = 0
+
+    async def prune(self) -> None:
+        """Hourly: forget episodes and decisions older than the dedup retention."""
+        while True:
+            await asyncio.sleep(PRUNE_SECONDS)
+            await self.prune_once()
+
+    async def prune_once(self) -> int:
+        before = self.clock() - self.settings.guard.dedup_retention_seconds
+        async with self._receiving:
+            gone = self.book.forget(before=before)
+            removed = await self.store.prune(before=before)
+        self.decider.guard.forget_episodes(gone)
+        if removed:
+            logger.info("pruned %d records older than the retention", removed)
+        return removed
+
+    # --- helpers -------------------------------------------------------------
+
+    def _leadership_changed(self, leader: bool) -> None:
+        self.metrics.leader.set(1 if leader else 0)
+        if leader:
+            self._wake.set()
+
+    def _update_gauges(self) -> None:
+        self.metrics.queue_depth.set(len(self.book.pending()))
+        self.metrics.firing.set(len(self.book.firing(now=self.clock())))
+
+    def _log_news(self, notification: Notification, changes: Absorbed) -> None:
+        names = sorted({e.alertname for e in (*changes.new, *changes.resolved, *changes.revived)})
+        webhook_logger.info(
+            "notification: %d new, %d resolved, %d alerts in all (%s)",
+            len(changes.new), len(changes.resolved), len(notification.alerts),
+            ", ".join(names[:10]) + (" ..." if len(names) > 10 else ""),
+            extra={
+                "new": len(changes.new), "resolved": len(changes.resolved),
+                "alerts": len(notification.alerts),
+                "group": group_hash(notification.group_key),
+                "receiver": notification.receiver,
+            },
+        )
+        for episode in changes.new[:20]:
+            logs.for_alert(webhook_logger, alertname=episode.alertname,
+                           fingerprint=episode.fingerprint).debug(
+                "new episode (%s) started %s", episode.status, episode.starts_at,
+            )
+
+
+def group_hash(group_key: str) -> str:
+    """A groupKey is an opaque string of quotes and braces: log and store only its hash."""
+    return hashlib.sha256(group_key.encode()).hexdigest()[:16]
+
+
+def _epoch(text: str | None) -> float | None:
+    if not text or text.startswith("0001-"):
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except (ValueError, OverflowError):
+        return None

@@ -1,0 +1,221 @@
+"""
+The SQLite store: one file under the state directory, for a single replica.
+
+WAL journal and `synchronous=FULL`, so that a call that has returned
+survives `kill -9` and power loss alike. Records are kept as JSON text, one
+row each, mirroring what other backends store. SQLite calls run on one
+worker thread of their own, so the event loop never waits on the disk and
+the connection is only ever used from one thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from remediator.state.base import DecisionRecord, EpisodeRecord, StateError, TargetState
+
+logger = logging.getLogger("remediator.state")
+
+FILENAME = "remediator.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS episodes (
+    key TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    last_change REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_time ON decisions (time);
+CREATE TABLE IF NOT EXISTS targets (
+    target TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
+"""
+
+T = TypeVar("T")
+
+
+class SqliteStore:
+    """`Store` backed by `<directory>/remediator.sqlite3`."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.path = Path(directory) / FILENAME
+        self._connection: sqlite3.Connection | None = None
+        # One thread owns the connection; calls queue up in order.
+        self._thread = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="remediator-sqlite"
+        )
+
+    async def open(self) -> None:
+        await self._call(self._open)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._call(self._close)
+        self._thread.shutdown(wait=True)
+
+    async def load_episodes(self) -> list[EpisodeRecord]:
+        rows = await self._call(self._select, "SELECT data FROM episodes", ())
+        return [EpisodeRecord.from_json(json.loads(row[0])) for row in rows]
+
+    async def save_episodes(self, episodes: Sequence[EpisodeRecord]) -> None:
+        rows = [
+            (e.key, e.status, e.resolved_at or e.last_seen, _dumps(e.to_json()))
+            for e in episodes
+        ]
+        if rows:
+            await self._call(
+                self._write_many,
+                "INSERT OR REPLACE INTO episodes (key, status, last_change, data)"
+                " VALUES (?, ?, ?, ?)",
+                rows,
+            )
+
+    async def add_decision(self, decision: DecisionRecord) -> DecisionRecord:
+        return await self._call(self._add_decision, decision)
+
+    async def update_decision(self, decision: DecisionRecord) -> None:
+        await self._call(
+            self._write_many,
+            "UPDATE decisions SET time = ?, data = ? WHERE id = ?",
+            [(decision.time, _dumps(decision.to_json()), decision.id)],
+        )
+
+    async def decisions(self, *, limit: int, before_id: int | None = None) -> list[DecisionRecord]:
+        before = before_id if before_id is not None else 2**62
+        rows = await self._call(
+            self._select,
+            "SELECT id, data FROM decisions WHERE id < ? ORDER BY id DESC LIMIT ?",
+            (before, max(0, limit)),
+        )
+        return [_decision(row) for row in rows]
+
+    async def decisions_since(self, since: float) -> list[DecisionRecord]:
+        rows = await self._call(
+            self._select,
+            "SELECT id, data FROM decisions WHERE time >= ? ORDER BY id",
+            (since,),
+        )
+        return [_decision(row) for row in rows]
+
+    async def load_targets(self) -> list[TargetState]:
+        rows = await self._call(self._select, "SELECT data FROM targets", ())
+        return [TargetState.from_json(json.loads(row[0])) for row in rows]
+
+    async def save_target(self, state: TargetState) -> None:
+        await self._call(
+            self._write_many,
+            "INSERT OR REPLACE INTO targets (target, data) VALUES (?, ?)",
+            [(state.target, _dumps(state.to_json()))],
+        )
+
+    async def prune(self, *, before: float) -> int:
+        return await self._call(self._prune, before)
+
+    # --- on the worker thread ----------------------------------------------
+
+    async def _call(self, function: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, functools.partial(function, *args))
+
+    def _open(self) -> None:
+        if self._connection is not None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            raise StateError(f"{self.path}: cannot open the state store: {error}") from error
+        self._connection = connection
+        logger.debug("state store open at %s", self.path)
+
+    def _close(self) -> None:
+        assert self._connection is not None
+        self._connection.close()
+        self._connection = None
+
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise StateError(f"{self.path}: the state store is not open")
+        return self._connection
+
+    def _select(self, sql: str, parameters: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        try:
+            return self._db().execute(sql, parameters).fetchall()
+        except sqlite3.Error as error:
+            raise StateError(f"{self.path}: cannot read state: {error}") from error
+
+    def _write_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        db = self._db()
+        try:
+            with _transaction(db):
+                db.executemany(sql, rows)
+        except sqlite3.Error as error:
+            raise StateError(f"{self.path}: cannot write state: {error}") from error
+
+    def _add_decision(self, decision: DecisionRecord) -> DecisionRecord:
+        db = self._db()
+        try:
+            with _transaction(db):
+                cursor = db.execute(
+                    "INSERT INTO decisions (time, data) VALUES (?, ?)", (decision.time, "{}")
+                )
+                assert cursor.lastrowid is not None
+                decision.id = cursor.lastrowid
+                db.execute(
+                    "UPDATE decisions SET data = ? WHERE id = ?",
+                    (_dumps(decision.to_json()), decision.id),
+                )
+        except sqlite3.Error as error:
+            raise StateError(f"{self.path}: cannot write state: {error}") from error
+        return decision
+
+    def _prune(self, before: float) -> int:
+        db = self._db()
+        try:
+            with _transaction(db):
+                episodes = db.execute("DELETE FROM episodes WHERE last_change < ?", (before,))
+                decisions = db.execute("DELETE FROM decisions WHERE time < ?", (before,))
+                return episodes.rowcount + decisions.rowcount
+        except sqlite3.Error as error:
+            raise StateError(f"{self.path}: cannot prune state: {error}") from error
+
+
+class _transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK when the body raises."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _decision(row: tuple[Any, ...]) -> DecisionRecord:
+    decision = DecisionRecord.from_json(json.loads(row[1]))
+    decision.id = int(row[0])
+    return decision
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    # NaN is not JSON; nothing we store should hold one, and if it does we want to know.
+    return json.dumps(data, separators=(",", ":"), allow_nan=False, ensure_ascii=False)

@@ -1,0 +1,285 @@
+"""The guard, through the decider: cooldowns, escalation, limits, breaker, autonomy, locks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from remediator.execution.base import Outcome
+from remediator.remediation.deciding import INTERRUPTED, Decider, carry_out
+from remediator.state.base import DecisionRecord, EpisodeRecord
+from remediator.state.sqlite import SqliteStore
+from tests.daemon.support import (
+    BACKEND,
+    GATEWAY,
+    FakeClock,
+    RecordingExecutor,
+    combined,
+    make_settings,
+    rollback,
+    scale,
+)
+
+EXECUTING = {"execution.auto_execute": True}
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    store = SqliteStore(tmp_path)
+    await store.open()
+    yield store
+    await store.close()
+
+
+async def decider_for(store: SqliteStore, clock: FakeClock, executor: Any = None,
+                      **dotted: Any) -> Decider:
+    decider = Decider(make_settings(**{**EXECUTING, **dotted}), store=store,
+                      executor=executor or RecordingExecutor(), clock=clock)
+    await decider.load()
+    return decider
+
+
+def outcome(decision: DecisionRecord | None) -> str:
+    assert decision is not None
+    return decision.skip or decision.outcome
+
+
+async def test_cooldown_stops_a_repeat_but_not_an_escalation(store: SqliteStore) -> None:
+    """Scale to 4, then 5 inside the cooldown passes; 5 again is skipped for cooldown."""
+    clock = FakeClock()
+    executor = RecordingExecutor()
+    decider = await decider_for(store, clock, executor)
+
+    first = await decider.decide(scale(4, priority=1))
+    clock.advance(60)
+    worse = await decider.decide(scale(5))
+    clock.advance(60)
+    again = await decider.decide(scale(5))
+
+    assert [outcome(d) for d in (first, worse, again)] == ["executed", "executed", "cooldown"]
+    assert [a.replicas for a in executor.actions] == [4, 5]
+    assert again is not None and "cooldown" in again.reason
+
+
+async def test_cooldown_ends_after_its_time(store: SqliteStore) -> None:
+    """After the scale cooldown (600 s by default) the same scale may run again."""
+    clock = FakeClock()
+    decider = await decider_for(store, clock)
+
+    await decider.decide(scale(5))
+    clock.advance(601)
+    later = await decider.decide(scale(5))
+
+    assert outcome(later) == "executed"
+
+
+async def test_a_rollback_never_follows_a_rollback_inside_its_cooldown(
+        store: SqliteStore) -> None:
+    """A second undo of one Deployment, alone or inside a combined action, is refused."""
+    clock = FakeClock()
+    decider = await decider_for(store, clock)
+
+    first = await decider.decide(rollback())
+    clock.advance(600)
+    second = await decider.decide(rollback())
+    via_combined = await decider.decide(combined())
+    other = await decider.decide(rollback(BACKEND))
+
+    assert [outcome(d) for d in (first, second, via_combined, other)] == [
+        "executed", "cooldown", "cooldown", "executed"]
+    assert second is not None and "never follows a rollback" in second.reason
+
+
+async def test_global_rate_limit(store: SqliteStore) -> None:
+    """The seventh action inside an hour is skipped for the rate limit, across targets."""
+    clock = FakeClock()
+    decider = await decider_for(store, clock, **{"guard.breaker.max_actions": 100})
+    targets = [GATEWAY, BACKEND]
+
+    results = []
+    for n in range(7):
+        results.append(await decider.decide(scale(2 + n, targets[n % 2])))
+        clock.advance(1)
+
+    assert [outcome(d) for d in results] == ["executed"] * 6 + ["rate_limit"]
+    assert decider.next_retry == pytest.approx(clock.now - 7 + 3600)
+
+
+async def test_breaker_opens_after_three_actions_without_recovery(store: SqliteStore) -> None:
+    """Three actions on one target open its breaker; a reset lets the next through."""
+    clock = FakeClock()
+    decider = await decider_for(store, clock)
+
+    for replicas in (3, 4, 5):
+        await decider.decide(scale(replicas))
+        clock.advance(10)
+    blocked = await decider.decide(scale(6))
+    await decider.reset_breaker(GATEWAY.key)
+    after_reset = await decider.decide(scale(7))
+
+    assert outcome(blocked) == "breaker_open"
+    assert outcome(after_reset) == "executed"
+
+
+async def test_breaker_counts_only_since_recovery(store: SqliteStore) -> None:
+    """An alert that resolved after an action resets the breaker's count for its target."""
+    clock = FakeClock()
+    decider = await decider_for(store, clock)
+    episode = EpisodeRecord("f1", "2024-05-01T10:00:00.000000+00:00", "LLMLatencyP95Critical",
+                            {"alertname": "LLMLatencyP95Critical"}, "firing", clock(), clock())
+
+    await decider.decide(scale(3), episodes=[episode])
+    await decider.decide(scale(4))
+    clock.advance(10)
+    await decider.recovered(episode)
+    clock.advance(10)
+    third = await decider.decide(scale(5))
+    fourth = await decider.decide(scale(6))
+
+    assert [outcome(third), outcome(fourth)] == ["executed", "executed"]
+
+
+async def test_breaker_state_survives_a_restart(store: SqliteStore) -> None:
+    """An open breaker is still open after the decider is rebuilt from the store."""
+    clock = FakeClock()
+    decider = await decider_for(store, clock)
+    for replicas in (3, 4, 5):
+        await decider.decide(scale(replicas))
+
+    restarted = await decider_for(store, clock)
+    blocked = await restarted.decide(scale(9))
+
+    assert outcome(blocked) == "breaker_open"
+
+
+async def test_priority_below_the_threshold_and_observe_mode_are_recorded_only(
+        store: SqliteStore) -> None:
+    """A HIGH action is skipped below_priority; an observed type is skipped observe."""
+    clock = FakeClock()
+    executor = RecordingExecutor()
+    decider = await decider_for(store, clock, executor, **{"execution.modes.rollback": "observe"})
+
+    high = await decider.decide(scale(4, priority=2))
+    observed = await decider.decide(rollback())
+
+    assert [outcome(high), outcome(observed)] == ["below_priority", "observe"]
+    assert executor.actions == []
+    assert high is not None and high.command is not None and "--replicas=4" in high.command
+
+
+async def test_dry_run_counts_toward_cooldowns_like_execution(store: SqliteStore) -> None:
+    """With execution off, decisions are dry runs and still start the cooldown."""
+    clock = FakeClock()
+    executor = RecordingExecutor()
+    decider = Decider(make_settings(), store=store, executor=executor, clock=clock)
+    await decider.load()
+
+    first = await decider.decide(scale(5))
+    second = await decider.decide(scale(5))
+
+    assert [outcome(first), outcome(second)] == ["dry_run", "cooldown"]
+    assert first is not None and first.reason.startswith("would run: kubectl scale")
+    assert executor.actions == []
+
+
+async def test_per_type_dry_run_mode(store: SqliteStore) -> None:
+    """A type in dry-run mode is not executed even with execution on."""
+    clock = FakeClock()
+    executor = RecordingExecutor()
+    decider = await decider_for(store, clock, executor, **{"execution.modes.scale": "dry-run"})
+
+    decided = await decider.decide(scale(5))
+
+    assert outcome(decided) == "dry_run"
+    assert executor.actions == []
+
+
+async def test_paused_target_is_skipped_until_resumed(store: SqliteStore) -> None:
+    """Pausing a target skips its actions; resuming lets them through."""
+    clock = FakeClock()
+    decider = await decider_for(store, clock)
+
+    await decider.set_paused(GATEWAY.key, True)
+    paused = await decider.decide(scale(5))
+    await decider.set_paused(GATEWAY.key, False)
+    resumed = await decider.decide(scale(5))
+
+    assert [outcome(paused), outcome(resumed)] == ["paused", "executed"]
+
+
+async def test_twenty_concurrent_decisions_pass_once(store: SqliteStore) -> None:
+    """Twenty coroutines deciding one action at once: exactly one executes."""
+    clock = FakeClock()
+
+    class SlowExecutor(RecordingExecutor):
+        async def run(self, action: Any) -> Any:
+            await asyncio.sleep(0.01)
+            return await super().run(action)
+
+    executor = SlowExecutor()
+    decider = await decider_for(store, clock, executor)
+
+    decided = await asyncio.gather(*(decider.decide(scale(5)) for _ in range(20)))
+
+    assert len(executor.actions) == 1
+    assert sorted(outcome(d) for d in decided if d is not None)[0] == "cooldown"
+
+
+async def test_same_episodes_decided_again_are_duplicates(store: SqliteStore) -> None:
+    """An action whose episodes all had their decision on the target is not recorded again."""
+    clock = FakeClock()
+    decider = await decider_for(store, clock)
+    episode = EpisodeRecord("f1", "2024-05-01T10:00:00.000000+00:00", "LLMLatencyP95Critical",
+                            {}, "firing", clock(), clock())
+
+    first = await decider.decide(scale(5), episodes=[episode])
+    clock.advance(3600)
+    again = await decider.decide(scale(5), episodes=[episode])
+
+    assert outcome(first) == "executed"
+    assert again is None
+    assert len(await store.decisions(limit=10)) == 1
+
+
+async def test_interrupted_decision_counts_and_is_not_repeated(store: SqliteStore) -> None:
+    """A decision left pending by a crash becomes failed at start and still holds the cooldown."""
+    clock = FakeClock()
+    await store.add_decision(DecisionRecord(
+        time=clock(), type="scale", action_key=scale(5).key, target=GATEWAY.key,
+        outcome="pending", reason="being carried out", replicas=5, counted=True,
+    ))
+
+    decider = await decider_for(store, clock)
+    again = await decider.decide(scale(5))
+    [interrupted] = await store.decisions(limit=1, before_id=again.id if again else None)
+
+    assert outcome(again) == "cooldown"
+    assert (interrupted.outcome, interrupted.reason) == ("failed", INTERRUPTED)
+
+
+async def test_executor_refusal_counts_toward_nothing(store: SqliteStore) -> None:
+    """A refused action changed nothing, so it does not start a cooldown."""
+    clock = FakeClock()
+    decider = await decider_for(store, clock, RecordingExecutor(Outcome.REFUSED))
+
+    first = await decider.decide(rollback())
+    second = await decider.decide(rollback())
+
+    assert [outcome(first), outcome(second)] == ["refused", "refused"]
+
+
+async def test_carry_out_for_the_cli_honours_the_daemons_cooldowns(store: SqliteStore) -> None:
+    """carry_out (for `remediator watch`) skips what the daemon did inside its cooldown."""
+    clock = FakeClock()
+    daemon = await decider_for(store, clock)
+    await daemon.decide(scale(5))
+
+    decided = await carry_out([scale(5), rollback(BACKEND)], store=store,
+                              settings=make_settings(**EXECUTING),
+                              executor=RecordingExecutor(), clock=clock)
+
+    assert [outcome(d) for d in decided] == ["cooldown", "executed"]
