@@ -30,7 +30,7 @@ class FakeClock:
         self.now += seconds
 
 
-def make_settings(raw: dict[str, Any] | None = None, **dotted: Any) -> Settings:
+def make_settings(raw: dict[str, Any] | None = None, /, **dotted: Any) -> Settings:
     """Defaults, then a settings document, then dotted overrides (`guard.rate_limit.actions`)."""
     settings = loading.validate(raw or {}, source="test")
     if not dotted:

@@ -26,12 +26,12 @@ GROUP_KEY = '{}/{severity=~"^(?:page)$"}:{alertname="HighLatencyP99", namespace=
 
 
 def episode(fingerprint: str = "a1b2c3d4e5f60708", *, status: str = "firing",
-            seen: float = 1000.0, **labels: str) -> EpisodeRecord:
+            seen: float = 1000.0, labels: dict[str, str] | None = None) -> EpisodeRecord:
     return EpisodeRecord(
         fingerprint=fingerprint,
         starts_at="2024-05-01T10:00:00.000000+00:00",
         alertname="LLMLatencyP95Critical",
-        labels={"alertname": "LLMLatencyP95Critical", **labels},
+        labels={"alertname": "LLMLatencyP95Critical", **(labels or {})},
         status=status,  # type: ignore[arg-type]
         first_seen=seen,
         last_seen=seen,
@@ -55,7 +55,7 @@ def decision(time: float, **fields: object) -> DecisionRecord:
 async def test_episodes_round_trip_across_a_reopen(store: Store, reopen: Reopen) -> None:
     """Saved episodes come back equal after the store is closed and opened again."""
     labels = {"team": "équipe-paiement", "group": GROUP_KEY, "quote": "it's \"x\"\n"}
-    saved = [episode("1111111111111111", **labels), episode("2222222222222222",
+    saved = [episode("1111111111111111", labels=labels), episode("2222222222222222",
                                                              status="resolved")]
     await store.save_episodes(saved)
 
