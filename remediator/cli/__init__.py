@@ -20,6 +20,7 @@ from remediator.errors import RemediatorError
 # One module per subcommand, in the order `--help` lists them.
 SUBCOMMANDS: tuple[str, ...] = (
     "watch",
+    "rules",
 )
 
 EXIT_OK, EXIT_FAIL_ON, EXIT_BAD_INPUT = 0, 1, 2
