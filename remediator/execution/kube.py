@@ -276,10 +276,13 @@ class KubernetesExecutor:
         command = next((c.command for c in changes if c.command), None) or command
 
         if failures or (refused and done):
-            code = "partially_applied" if done else (failures or refused)[0].code
-            text = "; ".join(step.message for step in steps)
-            if done:
-                text = _partial(done, [*refused, *failures])
+            code, text = (failures or refused)[0].code, "; ".join(s.message for s in steps)
+            if done and not refused and all(f.code == "rollout_failed" for f in failures):
+                # Applied, but the verification failed: that is not "partial".
+                text = "; ".join(c.message for c in done) + "; but the " + "; ".join(
+                    f.message for f in failures)
+            elif done:
+                code, text = "partially_applied", _partial(done, [*refused, *failures])
             return _report(Outcome.FAILED, code, text, command, details)
         if refused:
             return _report(Outcome.REFUSED, refused[0].code,
