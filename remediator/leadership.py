@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from remediator.config.settings import Settings
 from remediator.errors import ConfigError
@@ -21,7 +22,7 @@ from remediator.errors import ConfigError
 logger = logging.getLogger("remediator.leadership")
 
 Listener = Callable[[bool], None]
-Elector = Callable[[Settings, "Leadership"], Awaitable[None]]
+Elector = Callable[[Settings, "Leadership"], Coroutine[Any, Any, None]]
 
 ELECTION_MODULE = "remediator.execution.election"
 """Where the Kubernetes leader election lives: `async def run(settings, leadership)`."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from remediator import logs
 from remediator.alerting.mapping import Rejected
@@ -23,7 +24,7 @@ from remediator.guarding.guard import Guard, Verdict
 from remediator.metrics import SKIP_REASONS, SelfMetrics
 from remediator.notify.notifier import Notifier
 from remediator.planning import commands
-from remediator.planning.actions import Action
+from remediator.planning.actions import Action, Target
 from remediator.state.base import AlertRef, DecisionRecord, EpisodeRecord, Store, TargetState
 
 logger = logging.getLogger("remediator.remediation")
@@ -162,6 +163,26 @@ class Decider:
         return decision
 
     # --- operator controls -------------------------------------------------
+
+    async def record_operator(self, kind: str, target: Target, report: ExecutionReport,
+                              **details: Any) -> DecisionRecord:
+        """Record something an operator had done (a config revert) in the same history."""
+        decision = DecisionRecord(
+            time=self.clock(),
+            type=kind,
+            action_key=f"{kind}:{target.key}",
+            target=target.key,
+            outcome=str(report.outcome),
+            reason=report.reason,
+            command=report.command,
+            description=f"operator: {kind.replace('_', ' ')} of {target}",
+            details={**report.details, **details},
+            executor=self.executor.name if report.outcome is not Outcome.DRY_RUN else "dry-run",
+        )
+        async with self.guard.lock:
+            decision = await self.store.add_decision(decision)
+        self._recorded(decision, None)
+        return decision
 
     async def set_paused(self, target: str, paused: bool) -> TargetState:
         async with self.guard.lock:

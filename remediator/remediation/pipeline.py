@@ -75,8 +75,9 @@ class Remediation:
         self._stopping = False
         self._repeats = 0
         self._repeated_alerts = 0
+        self._evaluating = False
         self.passes = 0
-        """Evaluation passes completed (tests wait on it)."""
+        """Evaluation passes completed."""
 
         self.leadership.subscribe(self._leadership_changed)
 
@@ -100,6 +101,11 @@ class Remediation:
 
     def wake(self) -> None:
         self._wake.set()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing recorded waits for evaluation and no pass is running or due."""
+        return not (self._evaluating or self._wake.is_set() or self.book.pending())
 
     # --- the request path --------------------------------------------------
 
@@ -155,6 +161,7 @@ class Remediation:
             if not self.leadership.leader:
                 continue
             try:
+                self._evaluating = True
                 await self.evaluate()
             except Exception:  # top-level boundary: the worker must outlive any one bad pass
                 # The episodes stay pending and are evaluated again on the next pass.
@@ -162,6 +169,8 @@ class Remediation:
                 self.metrics.state_errors.inc()
                 await asyncio.sleep(ERROR_BACKOFF_SECONDS)
                 self._wake.set()
+            finally:
+                self._evaluating = False
 
     async def evaluate(self) -> None:
         """One pass: resolves, rejections, then the plan of the firing set, decided."""

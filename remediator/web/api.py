@@ -1,0 +1,234 @@
+"""
+The authenticated API under `/api/v1/`: history, results push, operator controls.
+
+- `GET  /api/v1/actions?limit=N&before=ID`: decisions, newest first; the
+  `Link` header points at the next page.
+- `GET  /api/v1/alerts`: the firing set.
+- `GET  /api/v1/targets`: paused targets and breakers.
+- `POST /api/v1/targets/{namespace}/{kind}/{name}/pause` (and `/resume`,
+  `/breaker/reset`): operator controls; `kind` is `deployment` or `configmap`.
+- `POST /api/v1/config/revert`: put back the value the last config patch lowered.
+- `POST /api/v1/results?format=F`: a benchmark result, any format the CLI reads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from remediator.config import names
+from remediator.errors import ResultError
+from remediator.execution.base import ExecutionReport, Outcome
+from remediator.planning.actions import Target
+from remediator.state.base import DecisionRecord, EpisodeRecord, TargetState
+from remediator.web.services import Services, require_auth, services
+
+logger = logging.getLogger("remediator.server")
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+KINDS = {"deployment": "Deployment", "configmap": "ConfigMap"}
+
+
+async def actions(request: web.Request) -> web.Response:
+    require_auth(request)
+    limit = _whole(request, "limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
+    before = _whole(request, "before", None, low=1, high=2**62)
+
+    page = await services(request).store.decisions(limit=limit, before_id=before)
+
+    headers = {}
+    if len(page) == limit and page[-1].id > 1:
+        url = request.rel_url.update_query(limit=limit, before=page[-1].id)
+        headers["Link"] = f'<{url}>; rel="next"'
+    return web.json_response([decision_json(d) for d in page], headers=headers)
+
+
+async def alerts(request: web.Request) -> web.Response:
+    require_auth(request)
+    daemon = services(request)
+    firing = daemon.remediation.book.firing(now=daemon.clock())
+    return web.json_response([episode_json(e) for e in sorted(firing, key=lambda e: e.key)])
+
+
+async def targets(request: web.Request) -> web.Response:
+    require_auth(request)
+    states = services(request).remediation.decider.guard.targets.values()
+    return web.json_response([target_json(s) for s in sorted(states, key=lambda s: s.target)])
+
+
+async def pause(request: web.Request) -> web.Response:
+    return await _pause(request, paused=True)
+
+
+async def resume(request: web.Request) -> web.Response:
+    return await _pause(request, paused=False)
+
+
+async def reset_breaker(request: web.Request) -> web.Response:
+    require_auth(request)
+    daemon = services(request)
+    target = _target(request)
+    state = await daemon.remediation.decider.reset_breaker(target.key)
+    daemon.remediation.wake()
+    return web.json_response(target_json(state))
+
+
+async def revert_config(request: web.Request) -> web.Response:
+    """Revert the ConfigMap of the last config patch in the history."""
+    require_auth(request)
+    daemon = services(request)
+
+    last = await _last_config_patch(daemon)
+    if last is None or last.target is None:
+        return _error(409, "no config patch was carried out: nothing to revert")
+    namespace, _, name = last.target.split("/", 2)
+    configmap = Target("ConfigMap", namespace, name)
+
+    # Execution reverts through the executor; a dry run records what it would do.
+    revert = getattr(daemon.executor, "revert_config", None)
+    if daemon.settings.executing() and revert is not None:
+        report: ExecutionReport = await revert(configmap)
+    elif daemon.settings.executing():
+        return _error(501, f"the {daemon.executor.name} executor cannot revert a config"
+                      f" patch; restore {configmap} by hand")
+    else:
+        previous = last.details.get("before")
+        report = ExecutionReport(
+            Outcome.DRY_RUN,
+            f"would revert the config patch of decision {last.id} in {configmap}"
+            + (f" to {previous}" if previous is not None else ""),
+        )
+    decision = await daemon.remediation.decider.record_operator(
+        "revert_config", configmap, report, reverts=last.id,
+    )
+    status = 200 if report.outcome in (Outcome.EXECUTED, Outcome.DRY_RUN) else 409
+    return web.json_response(decision_json(decision), status=status)
+
+
+async def push_results(request: web.Request) -> web.Response:
+    require_auth(request)
+    daemon = services(request)
+    format = request.query.get("format") or None
+    data = await request.read()
+    try:
+        result = await daemon.watcher.push(data, format=format)
+    except ResultError as error:
+        logger.warning("pushed results rejected: %s", error)
+        return web.json_response({"error": str(error), "field": error.field}, status=400)
+    return web.json_response({
+        "format": result.format,
+        "time": result.time.isoformat(),
+        "metrics": result.metrics(),
+    })
+
+
+# --- JSON shapes --------------------------------------------------------------
+
+
+def decision_json(decision: DecisionRecord) -> dict[str, Any]:
+    return {
+        "id": decision.id,
+        "time": _rfc3339(decision.time),
+        "type": decision.type,
+        "target": decision.target,
+        "outcome": decision.outcome,
+        "reason": decision.reason,
+        "command": decision.command,
+        "alert": decision.alert.to_json() if decision.alert else None,
+        "priority": decision.priority,
+        "description": decision.description,
+        "replicas": decision.replicas,
+        "skip": decision.skip,
+        "executor": decision.executor,
+        "details": decision.details,
+    }
+
+
+def episode_json(episode: EpisodeRecord) -> dict[str, Any]:
+    return {
+        "alertname": episode.alertname,
+        "fingerprint": episode.fingerprint,
+        "startsAt": episode.starts_at,
+        "labels": episode.labels,
+        "firstSeen": _rfc3339(episode.first_seen),
+        "lastSeen": _rfc3339(episode.last_seen),
+    }
+
+
+def target_json(state: TargetState) -> dict[str, Any]:
+    opened = state.breaker_opened_at
+    return {
+        "target": state.target,
+        "paused": state.paused,
+        "breaker": "open" if opened is not None else "closed",
+        "breakerOpenedAt": _rfc3339(opened) if opened is not None else None,
+    }
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+async def _pause(request: web.Request, *, paused: bool) -> web.Response:
+    require_auth(request)
+    daemon = services(request)
+    target = _target(request)
+    state = await daemon.remediation.decider.set_paused(target.key, paused)
+    if not paused:
+        daemon.remediation.wake()
+    return web.json_response(target_json(state))
+
+
+def _target(request: web.Request) -> Target:
+    """The target named in the path, with its names validated as Kubernetes names."""
+    namespace = request.match_info["namespace"]
+    kind = request.match_info["kind"].lower()
+    name = request.match_info["name"]
+    if kind not in KINDS:
+        raise _http_error(400, f"kind must be deployment or configmap, got {kind!r}")
+    problem = names.label_problem(namespace)
+    if problem:
+        raise _http_error(400, f"namespace {namespace!r}: {problem}")
+    problem = names.subdomain_problem(name)
+    if problem:
+        raise _http_error(400, f"{kind} name {name!r}: {problem}")
+    return Target(KINDS[kind], namespace, name)  # type: ignore[arg-type]
+
+
+async def _last_config_patch(daemon: Services) -> DecisionRecord | None:
+    before = None
+    while True:
+        page = await daemon.store.decisions(limit=500, before_id=before)
+        for decision in page:
+            if decision.type == "patch_config" and decision.outcome in ("executed", "dry_run"):
+                return decision
+        if len(page) < 500:
+            return None
+        before = page[-1].id
+
+
+def _whole(request: web.Request, key: str, default: int | None, *, low: int, high: int
+           ) -> Any:
+    text = request.query.get(key)
+    if text is None:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise _http_error(400, f"{key} must be a whole number from {low} to {high}, got {text!r}")
+    return int(text)
+
+
+def _rfc3339(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _http_error(status: int, message: str) -> web.HTTPException:
+    error = web.HTTPBadRequest if status == 400 else web.HTTPConflict
+    return error(text=json.dumps({"error": message}), content_type="application/json")

@@ -1,0 +1,50 @@
+"""What the handlers reach through the app: one typed key to the daemon's parts."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from remediator.config.settings import Settings
+from remediator.execution.base import Executor
+from remediator.leadership import Leadership
+from remediator.metrics import SelfMetrics
+from remediator.notify.notifier import Notifier
+from remediator.remediation.pipeline import Remediation
+from remediator.results_watch import ResultsWatcher
+from remediator.state.base import Store
+from remediator.web.auth import Authenticator
+
+
+@dataclasses.dataclass
+class Services:
+    settings: Settings
+    store: Store
+    executor: Executor
+    registry: CollectorRegistry
+    metrics: SelfMetrics
+    remediation: Remediation
+    watcher: ResultsWatcher
+    auth: Authenticator
+    leadership: Leadership
+    notifier: Notifier
+    clock: Callable[[], float]
+    started: bool = False
+    """True once the store is open and the worker runs; /readyz needs it."""
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+def services(request: web.Request) -> Services:
+    return request.app[SERVICES]
+
+
+def require_auth(request: web.Request) -> None:
+    """Raise 401 unless the request is authenticated (when authentication is configured)."""
+    auth = services(request).auth
+    if not auth.allows(request):
+        raise auth.challenge()

