@@ -76,6 +76,9 @@ def parse_notification(body: bytes, *, now: datetime, source: str = "webhook") -
         raise PayloadError(
             source, None, f"body is not JSON: {error.msg} at line {error.lineno}"
         ) from None
+    except RecursionError:
+        # `[[[[...` a few thousand deep exhausts the decoder's stack: hostile, not v4.
+        raise PayloadError(source, None, "body is nested too deeply to be a v4 payload") from None
     if not isinstance(document, dict):
         raise PayloadError(source, None, f"body must be a JSON object, got {_kind(document)}")
 
@@ -143,6 +146,12 @@ def parse_time(text: str, field: str, source: str) -> datetime:
         raise PayloadError(source, field, f"not an RFC 3339 timestamp: {text[:64]!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    if moment.year > 1:
+        # Late on 9999-12-31 west of UTC is year 10000 in UTC, which the episode key needs.
+        try:
+            moment.astimezone(UTC)
+        except OverflowError:
+            raise PayloadError(source, field, f"out of range: {text[:64]!r}") from None
     return moment
 
 
@@ -190,12 +199,15 @@ def _alert(raw: Any, where: str, now: datetime, source: str) -> Alert:
         raise PayloadError(
             source, f"{where}.fingerprint", f"must be a non-empty string, got {given!r}"
         )
+    if given:
+        _check_text(given, f"{where}.fingerprint", source)
 
     generator = raw.get("generatorURL") or ""
     if not isinstance(generator, str):
         raise PayloadError(
             source, f"{where}.generatorURL", f"must be a string, got {_kind(generator)}"
         )
+    _check_text(generator, f"{where}.generatorURL", source)
 
     return Alert(
         status=status,
@@ -216,9 +228,21 @@ def _string_map(value: Any, field: str, source: str, *, required: bool = False) 
     if not isinstance(value, dict):
         raise PayloadError(source, field, f"must be an object of strings, got {_kind(value)}")
     for key, item in value.items():
+        # The name first, then quoted when it could break the one-line message.
+        _check_text(key, f"{field} (a name)", source)
+        member = f"{field}.{key}" if key.isprintable() else f"{field}[{key!r}]"
         if not isinstance(item, str):
-            raise PayloadError(source, f"{field}.{key}", f"must be a string, got {_kind(item)}")
+            raise PayloadError(source, member, f"must be a string, got {_kind(item)}")
+        _check_text(item, member, source)
     return dict(value)
+
+
+def _check_text(value: str, field: str, source: str) -> None:
+    """JSON can spell a lone surrogate (`"\\ud800"`); UTF-8, hashing and storage cannot."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise PayloadError(source, field, "not valid Unicode: a lone surrogate") from None
 
 
 def _optional_string(document: dict[str, Any], field: str, source: str) -> str:
@@ -227,6 +251,7 @@ def _optional_string(document: dict[str, Any], field: str, source: str) -> str:
         return ""
     if not isinstance(value, str):
         raise PayloadError(source, field, f"must be a string, got {_kind(value)}")
+    _check_text(value, field, source)
     return value
 
 
