@@ -363,21 +363,60 @@ class State(_Model):
     backend: Literal["sqlite", "kubernetes"] = "sqlite"
     dir: str = ".remediator-state"
     configmap: str = "remediator-state"
-    """For the kubernetes backend: the ConfigMap holding our state."""
+    """For the kubernetes backend: the ConfigMap holding our state (in kubernetes.namespace)."""
+
+    @field_validator("configmap")
+    @classmethod
+    def _valid_configmap(cls, value: str) -> str:
+        return _check_name(value, names.subdomain_problem(value))
 
 
 class LeaderElection(_Model):
     enabled: bool = False
     lease_name: str = "remediator-leader"
+    """The coordination.k8s.io Lease the replicas compete for (in kubernetes.namespace)."""
+
     lease_duration_seconds: Seconds = 15.0
+    """How long followers wait, after the last renewal they saw, before taking over."""
+
     renew_deadline_seconds: Seconds = 10.0
+    """A leader that could not renew for this long stops acting (before its lease ends)."""
+
     retry_period_seconds: Seconds = 2.0
+    """How often the leader renews and followers look."""
+
+    @field_validator("lease_name")
+    @classmethod
+    def _valid_lease_name(cls, value: str) -> str:
+        return _check_name(value, names.subdomain_problem(value))
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        # A leader must give up before a follower may take over, and get at
+        # least one retry within its renew deadline.
+        if not self.retry_period_seconds < self.renew_deadline_seconds \
+                < self.lease_duration_seconds:
+            raise ValueError(
+                "need retry_period_seconds < renew_deadline_seconds < lease_duration_seconds"
+            )
+        return self
 
 
 class Kubernetes(_Model):
     kubeconfig: str | None = None
     context: str | None = None
+    namespace: str | None = None
+    """
+    Where our own objects live (state ConfigMap, Lease). Default: the pod's
+    namespace (POD_NAMESPACE, or the service account's), else targets.namespace.
+    """
+
     leader_election: LeaderElection = LeaderElection()
+
+    @field_validator("namespace")
+    @classmethod
+    def _valid_namespace(cls, value: str | None) -> str | None:
+        return value if value is None else _check_name(value, names.label_problem(value))
 
 
 class Notify(_Model):
