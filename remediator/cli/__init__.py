@@ -20,6 +20,7 @@ from remediator.errors import RemediatorError
 # One module per subcommand, in the order `--help` lists them.
 SUBCOMMANDS: tuple[str, ...] = (
     "watch",
+    "serve",
     "rules",
 )
 
