@@ -472,14 +472,17 @@ def _number(value: float) -> str:
 
 
 def duration(seconds: float) -> str:
-    """A Prometheus duration: `2h`, `10m`, `90s`, `1500ms`."""
-    milliseconds = round(seconds * 1000)
-    if milliseconds == 0:
+    """A Prometheus duration: `2h`, `4h30m`, `90s`, `1s500ms`."""
+    left = round(seconds * 1000)
+    if left == 0:
         return "0s"
-    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if milliseconds % size == 0:
-            return f"{milliseconds // size}{unit}"
-    return f"{milliseconds}ms"
+    parts = []
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000),
+                       ("ms", 1)):
+        count, left = divmod(left, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
 
 
 # --- Kubernetes object and YAML ----------------------------------------------------

@@ -1,0 +1,283 @@
+"""The generated Prometheus rules, checked and unit-tested by the real promtool."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry, generate_latest
+
+from remediator import metrics
+from remediator.alerting import rules
+from remediator.bench.result import BenchResult
+from remediator.cli import main
+from remediator.config import loading
+from remediator.config.settings import Settings
+from remediator.exporting import BenchGauges
+from tests.alerting.tools import REPO, run
+
+RULES = REPO / "prometheus" / "rules.yml"
+UNIT_TESTS = sorted((REPO / "prometheus" / "tests").glob("*.yml"))
+
+
+def _documents(settings: Settings) -> list[dict[str, Any]]:
+    return [
+        rule for group in rules.rule_file(settings)["groups"] for rule in group["rules"]
+    ]
+
+
+def _settings(**raw: Any) -> Settings:
+    return loading.validate(raw, source="test")
+
+
+class TestCommittedRules:
+    def test_the_committed_file_is_what_the_default_config_generates(self) -> None:
+        """prometheus/rules.yml is `remediator rules` with no config, byte for byte."""
+        expected = rules.render(rules.rule_file(Settings()))
+
+        assert expected == RULES.read_text(encoding="utf-8")
+
+    def test_promtool_accepts_the_rules_with_every_lint(self) -> None:
+        """`promtool check rules` passes with all lints fatal."""
+        checked = run("promtool", "check", "rules", "--lint=all", "--lint-fatal", str(RULES))
+
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "SUCCESS: 20 rules found" in checked.stdout
+
+    def test_the_promtool_unit_tests_pass(self) -> None:
+        """Every scenario under prometheus/tests passes `promtool test rules`."""
+        tested = run("promtool", "test", "rules", *map(str, UNIT_TESTS))
+
+        assert tested.returncode == 0, tested.stdout + tested.stderr
+        assert tested.stdout.count("SUCCESS") == len(UNIT_TESTS)
+
+    def test_every_alert_is_tested_firing_and_quiet(self) -> None:
+        """Each alert has a unit test where it fires and one where it must not."""
+        firing: set[str] = set()
+        quiet: set[str] = set()
+        for path in UNIT_TESTS:
+            for case in yaml.safe_load(path.read_text(encoding="utf-8"))["tests"]:
+                for check in case.get("alert_rule_test", []):
+                    (firing if check["exp_alerts"] else quiet).add(check["alertname"])
+
+        names = {rule["alert"] for rule in _documents(Settings())}
+        assert names - firing == set()
+        assert names - quiet == set()
+
+
+class TestStrictness:
+    @pytest.mark.parametrize(
+        ("original", "mutated", "alert", "scenarios"),
+        [
+            ("> 0.15\n", ">= 0.15\n", "LLMLatencyP95Critical", "latency.yml"),
+            ("> 0.1\n", ">= 0.1\n", "LLMLatencyP95Warning", "latency.yml"),
+            ("> 0.2\n", ">= 0.2\n", "LLMLatencyP99Critical", "latency.yml"),
+            ("> 0.05\n", ">= 0.05\n", "LLMErrorRateCritical", "errors_throughput.yml"),
+            ("< 10\n", "<= 10\n", "LLMThroughputLowCritical", "errors_throughput.yml"),
+            ("<= 7200)\n", "< 7200)\n", "LLMLatencyP95Critical", "freshness.yml"),
+            ("llm_bench_last_result_timestamp_seconds) > 7200",
+             "llm_bench_last_result_timestamp_seconds) >= 7200", "LLMBenchResultsStale",
+             "freshness.yml"),
+        ],
+    )
+    def test_a_non_strict_comparison_fails_the_unit_tests(
+        self, tmp_path: Path, original: str, mutated: str, alert: str, scenarios: str
+    ) -> None:
+        """Firing exactly at a threshold would be caught: the unit tests fail on it."""
+        shutil.copytree(REPO / "prometheus", tmp_path / "prometheus")
+        copy = tmp_path / "prometheus" / "rules.yml"
+        text = copy.read_text(encoding="utf-8")
+        assert original in text
+        copy.write_text(text.replace(original, mutated), encoding="utf-8")
+
+        tested = run("promtool", "test", "rules",
+                     str(tmp_path / "prometheus" / "tests" / scenarios))
+
+        assert tested.returncode == 1
+        assert f"alertname: {alert}," in tested.stderr
+
+
+class TestGeneration:
+    def test_thresholds_come_from_the_config(self) -> None:
+        """A changed threshold changes the rule; an unset warning drops its alert."""
+        settings = _settings(thresholds={
+            "p95_ms": {"warning": None, "critical": 250, "emergency_factor": 3},
+            "error_rate": {"warning": 0.02, "critical": 0.1},
+            "throughput_rps": {"warning": None, "critical": 2.5},
+        }, alerts={"results_stale_seconds": 900})
+        by_name = {rule["alert"]: rule["expr"] for rule in _documents(settings)}
+
+        assert "LLMLatencyP95Warning" not in by_name
+        assert "LLMThroughputLowWarning" not in by_name
+        assert "> 0.25\n" in by_name["LLMLatencyP95Critical"]
+        assert "> 0.75\n" in by_name["LLMLatencyP95Emergency"]
+        assert "> 0.02\n" in by_name["LLMErrorRateWarning"]
+        assert "< 2.5\n" in by_name["LLMThroughputLowCritical"]
+        assert "<= 900)" in by_name["LLMLatencyP95Critical"]
+        assert rules.inhibitions(settings) == [
+            ("LLMLatencyP95Emergency", "LLMLatencyP95Critical"),
+            ("LLMErrorRateCritical", "LLMErrorRateWarning"),
+        ]
+
+    def test_a_changed_config_still_passes_promtool(self, tmp_path: Path) -> None:
+        """Rules generated from a non-default config are valid for promtool too."""
+        settings = _settings(
+            thresholds={"p95_ms": {"warning": 80.5, "critical": 123.4}},
+            rules={"for_seconds": 90, "missing_for_seconds": 0, "remediator_job": "llm-ops"},
+            alerts={"custom": [{"alertname": "KubePodCrashLooping", "action": "restart"}]},
+        )
+        path = tmp_path / "rules.yml"
+        path.write_text(rules.render(rules.rule_file(settings)), encoding="utf-8")
+
+        checked = run("promtool", "check", "rules", "--lint=all", "--lint-fatal", str(path))
+
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert 'up{job="llm-ops"}' in path.read_text(encoding="utf-8")
+
+    @pytest.mark.parametrize("milliseconds", [100.0, 150.0, 123.4, 0.1, 99.99, 1234.5678, 7.0])
+    def test_a_result_at_the_threshold_is_exactly_at_it_in_the_rule(
+        self, milliseconds: float
+    ) -> None:
+        """The rule's limit equals the gauge the daemon exports for the same figure."""
+        settings = _settings(thresholds={"p95_ms": {"warning": None, "critical": milliseconds}})
+        expr = next(rule["expr"] for rule in _documents(settings)
+                    if rule["alert"] == "LLMLatencyP95Critical")
+        limit = float(re.search(r"\) > (\S+)\n", expr).group(1))  # type: ignore[union-attr]
+
+        registry = CollectorRegistry()
+        gauges = BenchGauges(registry, max_age_seconds=1e12)
+        gauges.update(_result(p95_ms=milliseconds))
+        exported = registry.get_sample_value("llm_bench_latency_seconds", {"percentile": "95"})
+
+        assert exported == limit
+
+    def test_gauges_are_selected_by_name_and_replicas_folded(self) -> None:
+        """No bench rule filters on a job, and each folds instance and pod away."""
+        for rule in rules.bench_rules(Settings()):
+            selectors = re.findall(r"llm_bench_\w+(\{[^}]*\})?", rule.expr)
+            assert all("job" not in selector for selector in selectors), rule.alert
+            assert "without(instance, pod)" in rule.expr, rule.alert
+
+    def test_every_metric_the_rules_use_is_exported(self) -> None:
+        """Field report 21: no rule watches a metric name the daemon does not produce."""
+        used: set[str] = set()
+        for rule in _documents(Settings()):
+            used |= set(re.findall(r"\b(?:llm_bench|remediator)_\w+", rule["expr"]))
+
+        assert used
+        assert used - _exported_names() == set()
+
+    def test_every_alert_says_what_it_is_and_how_bad(self) -> None:
+        """Each rule has a `for`, a severity, a remediation label and three annotations."""
+        for rule in _documents(Settings()):
+            assert rule["for"] != "0s", rule["alert"]
+            assert rule["labels"]["severity"] in ("warning", "critical"), rule["alert"]
+            assert rule["labels"]["remediation"], rule["alert"]
+            assert set(rule["annotations"]) == {"summary", "description", "runbook_url"}
+            assert rule["annotations"]["runbook_url"].endswith("#" + rule["alert"].lower())
+
+    def test_the_remediation_labels_name_the_planned_action_and_target(self) -> None:
+        """The labels tell people what the remediator will do about each alert."""
+        labels = {rule["alert"]: rule["labels"] for rule in _documents(Settings())}
+
+        assert labels["LLMLatencyP95Critical"]["remediation"] == "scale"
+        assert labels["LLMLatencyP95Critical"]["target"] == "default/deployment/llm-gateway"
+        assert labels["LLMLatencyP99Critical"]["target"] == "default/deployment/llm-backend"
+        assert labels["LLMErrorRateWarning"]["remediation"] == "patch_config"
+        assert labels["LLMErrorRateCritical"]["remediation"] == "rollback"
+        assert labels["LLMBenchResultsStale"]["remediation"] == "investigate"
+        assert labels["RemediatorDown"]["remediation"] == "none"
+
+    def test_a_disabled_policy_says_so(self) -> None:
+        """With the p95 critical scale disabled, its alert still fires but plans nothing."""
+        settings = _settings(policy={"p95_critical": {"enabled": False, "priority": 1,
+                                                      "replicas": 5}})
+        rule = next(rule for rule in _documents(settings)
+                    if rule["alert"] == "LLMLatencyP95Critical")
+
+        assert rule["labels"]["remediation"] == "none"
+        assert "No remediation is configured" in rule["annotations"]["description"]
+
+
+class TestCommand:
+    def test_it_prints_the_committed_rules(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """`remediator rules` prints the rule file to stdout."""
+        code = main(["rules"])
+
+        assert code == 0
+        assert capsys.readouterr().out == RULES.read_text(encoding="utf-8")
+
+    def test_it_writes_a_file_from_a_config(self, tmp_path: Path) -> None:
+        """--config and --output: the file holds the rules of that config."""
+        config = tmp_path / "remediator.yaml"
+        config.write_text("thresholds:\n  p99_ms: {critical: 350}\n", encoding="utf-8")
+        output = tmp_path / "rules.yml"
+
+        code = main(["rules", "--config", str(config), "--output", str(output)])
+
+        assert code == 0
+        assert "> 0.35\n" in output.read_text(encoding="utf-8")
+        assert output.stat().st_mode & 0o777 == 0o644
+
+    def test_a_bad_config_is_one_line_naming_the_key(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A threshold of the wrong type stops with exit 2 and the key, no traceback."""
+        config = tmp_path / "remediator.yaml"
+        config.write_text("thresholds:\n  p95_ms: {critical: fast}\n", encoding="utf-8")
+
+        code = main(["rules", "--config", str(config)])
+
+        error = capsys.readouterr().err
+        assert code == 2
+        assert "thresholds.p95_ms.critical" in error
+        assert len(error.strip().splitlines()) == 1
+
+    def test_a_bad_namespace_is_refused(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """--namespace must be a Kubernetes namespace: it lands in a manifest."""
+        code = main(["rules", "--kind", "prometheusrule", "--namespace", "Shop; rm -rf /"])
+
+        assert code == 2
+        assert "--namespace" in capsys.readouterr().err
+
+    def test_the_prometheusrule_holds_the_same_rules(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The PrometheusRule's spec is the rule file, labelled for kube-prometheus-stack."""
+        main(["rules", "--kind", "prometheusrule", "--namespace", "llm"])
+        resource = yaml.safe_load(capsys.readouterr().out)
+
+        assert resource["kind"] == "PrometheusRule"
+        assert resource["metadata"]["namespace"] == "llm"
+        assert resource["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+        assert resource["spec"] == yaml.safe_load(RULES.read_text(encoding="utf-8"))
+
+
+def _result(**figures: float) -> BenchResult:
+    return BenchResult(source="test", format="native", time=datetime.now(UTC), **figures)
+
+
+def _exported_names() -> set[str]:
+    """Every sample name the daemon can expose: its gauges and its self-metrics."""
+    registry = CollectorRegistry()
+    metrics.SelfMetrics(registry)
+    gauges = BenchGauges(registry, max_age_seconds=1e12)
+    gauges.update(_result(p50_ms=1, p95_ms=2, p99_ms=3, error_rate=0.1,
+                          throughput_rps=4, success_rate=0.9))
+
+    names = set()
+    for line in generate_latest(registry).decode().splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            if kind == "histogram":
+                names |= {name + suffix for suffix in ("_bucket", "_count", "_sum")}
+            elif kind == "counter":
+                names.add(name if name.endswith("_total") else f"{name}_total")
+            else:
+                names.add(name)
+    return names
