@@ -42,7 +42,10 @@ class Authenticator:
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
         scheme = scheme.lower()
         if scheme == "bearer" and self._token is not None:
-            return hmac.compare_digest(value.strip().encode(), self._token)
+            # The header as it came on the wire: a byte that is not UTF-8 is a mismatch,
+            # not an encoding error (aiohttp hands such bytes over as surrogates).
+            sent = value.strip().encode("utf-8", "surrogateescape")
+            return hmac.compare_digest(sent, self._token)
         if scheme == "basic" and self._basic is not None:
             try:
                 decoded = base64.b64decode(value.strip(), validate=True)
