@@ -21,6 +21,7 @@ from remediator.errors import RemediatorError
 SUBCOMMANDS: tuple[str, ...] = (
     "watch",
     "serve",
+    "control",
     "rules",
 )
 
