@@ -28,7 +28,8 @@ from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
 from remediator import __version__
-from remediator.config.settings import Kubernetes
+from remediator.config import names
+from remediator.config.settings import Kubernetes, Settings
 from remediator.errors import RemediatorError
 from remediator.k8s import errors
 from remediator.k8s.errors import Request
@@ -81,6 +82,26 @@ CONFIGMAPS = Kind("", "v1", "configmaps")
 EVENTS = Kind("", "v1", "events")
 HPAS = Kind("autoscaling", "v2", "horizontalpodautoscalers")
 LEASES = Kind("coordination.k8s.io", "v1", "leases")
+
+
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def own_namespace(settings: Settings, environ: Mapping[str, str] = os.environ) -> str:
+    """
+    Where our own objects (state ConfigMap, Lease) live: `kubernetes.namespace`,
+    else the pod's namespace (POD_NAMESPACE, the service account's), else the
+    targets' namespace.
+    """
+    if settings.kubernetes.namespace:
+        return settings.kubernetes.namespace
+    candidates = [environ.get("POD_NAMESPACE", "")]
+    if SERVICE_ACCOUNT_NAMESPACE.exists():
+        candidates.append(SERVICE_ACCOUNT_NAMESPACE.read_text().strip())
+    for candidate in candidates:
+        if candidate and names.is_namespace(candidate):
+            return candidate
+    return settings.targets.namespace
 
 
 def in_cluster(environ: Mapping[str, str] = os.environ) -> bool:
