@@ -24,15 +24,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "k8s" / "base"
 CONFIG = K8S / "config" / "remediator.yaml"
-# The Secret (created by the operator) whose key `token` Alertmanager sends.
-WEBHOOK_SECRET_NAME = "remediator-webhook-token"  # noqa: S105 - a name, not a secret
-
 # file under k8s/ -> `remediator rules` arguments that produce it
 OUTPUTS: dict[str, tuple[str, ...]] = {
     "monitoring/prometheusrule.yaml": ("--kind", "prometheusrule", "--namespace", "{ns}"),
-    "monitoring/alertmanagerconfig.yaml": (
-        "--kind", "alertmanagerconfig", "--namespace", "{ns}", "--secret", WEBHOOK_SECRET_NAME,
-    ),
+    "monitoring/alertmanagerconfig.yaml": ("--kind", "alertmanagerconfig", "--namespace", "{ns}"),
     "monitoring/dashboard.json": ("--kind", "dashboard"),
 }
 
