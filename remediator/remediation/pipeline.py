@@ -236,13 +236,16 @@ class Remediation:
         """Every minute, one line for the repeats (which are counted, not logged each)."""
         while True:
             await asyncio.sleep(SUMMARY_SECONDS)
-            if self._repeats:
-                webhook_logger.info(
-                    "%d repeated notifications (%d alerts) in the last %.0fs changed nothing",
-                    self._repeats, self._repeated_alerts, SUMMARY_SECONDS,
-                    extra={"repeats": self._repeats, "alerts": self._repeated_alerts},
-                )
-                self._repeats = self._repeated_alerts = 0
+            self.summarise_once()
+
+    def summarise_once(self) -> None:
+        if self._repeats:
+            webhook_logger.info(
+                "%d repeated notifications (%d alerts) changed nothing since the last summary",
+                self._repeats, self._repeated_alerts,
+                extra={"repeats": self._repeats, "alerts": self._repeated_alerts},
+            )
+            self._repeats = self._repeated_alerts = 0
 
     async def prune(self) -> None:
         """Hourly: forget episodes and decisions older than the dedup retention."""

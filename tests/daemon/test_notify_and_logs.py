@@ -1,0 +1,175 @@
+"""Notifications to Slack and a webhook, and the daemon's log lines."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from remediator import logs
+from tests.daemon.conftest import MakeDaemon
+from tests.daemon.payloads import alert, notification
+from tests.daemon.support import RecordingExecutor
+
+EXECUTING = {"execution.auto_execute": True, "server.allow_insecure": True}
+DEADLINE_SECONDS = 10.0
+
+
+class Sink:
+    """A webhook receiver that records bodies and fails or stalls as told."""
+
+    def __init__(self, *, failures: int = 0, stall: float = 0.0) -> None:
+        self.failures = failures
+        self.stall = stall
+        self.bodies: list[dict[str, Any]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if self.stall:
+            await asyncio.sleep(self.stall)
+        if self.failures:
+            self.failures -= 1
+            return web.Response(status=500)
+        self.bodies.append(await request.json())
+        return web.Response(text="ok")
+
+
+async def serve(aiohttp_server: Any, sink: Sink) -> str:
+    app = web.Application()
+    app.router.add_post("/hook", sink.handle)
+    server = await aiohttp_server(app)
+    return str(server.make_url("/hook"))
+
+
+async def until(condition: Any) -> None:
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_executed_action_is_sent_to_slack_and_the_webhook(
+        make_daemon: MakeDaemon, aiohttp_server: Any, tmp_path: Path) -> None:
+    """An executed action reaches Slack as text and the webhook as JSON, after a retry."""
+    slack, hook = Sink(), Sink(failures=1)
+    (tmp_path / "slack-url").write_text(await serve(aiohttp_server, slack))
+    daemon = await make_daemon(executor=RecordingExecutor(), **EXECUTING, **{
+        "notify.slack_webhook_url_file": str(tmp_path / "slack-url"),
+        "notify.webhook_url": await serve(aiohttp_server, hook),
+        "notify.retries": 2,
+    })
+
+    await daemon.post(notification(alert("LLMLatencyP95Critical")))
+    await daemon.settle()
+    await until(lambda: slack.bodies and hook.bodies)
+
+    assert "scale default/deployment/llm-gateway executed" in slack.bodies[0]["text"]
+    assert hook.bodies[0]["decision"]["outcome"] == "executed"
+    assert hook.bodies[0]["decision"]["alert"]["alertname"] == "LLMLatencyP95Critical"
+
+
+async def test_a_stalled_notifier_never_holds_up_remediation(
+        make_daemon: MakeDaemon, aiohttp_server: Any) -> None:
+    """With a sink that hangs past its timeout, decisions still go on and failures count."""
+    hook = Sink(stall=5.0)
+    executor = RecordingExecutor()
+    daemon = await make_daemon(executor=executor, **EXECUTING, **{
+        "notify.webhook_url": await serve(aiohttp_server, hook),
+        "notify.timeout_seconds": 0.2, "notify.retries": 0,
+    })
+
+    started = time.monotonic()
+    await daemon.post(notification(alert("LLMLatencyP95Critical")))
+    await daemon.post(notification(alert("LLMLatencyP99Critical")))
+    await daemon.settle()
+    settled = time.monotonic() - started
+    await until(lambda: daemon.sample("remediator_notifier_failures_total", sink="webhook") >= 1)
+
+    assert len(executor.actions) == 2
+    assert settled < 5.0
+
+
+async def test_breaker_opening_is_notified(make_daemon: MakeDaemon, aiohttp_server: Any) -> None:
+    """When a breaker opens, the webhook hears about it."""
+    hook = Sink()
+    daemon = await make_daemon(executor=RecordingExecutor(), **EXECUTING, **{
+        "notify.webhook_url": await serve(aiohttp_server, hook),
+        "guard.breaker.max_actions": 1,
+    })
+
+    await daemon.post(notification(alert("LLMLatencyP95Critical")))
+    await daemon.settle()
+    await until(lambda: any(b.get("event") == "breaker_open" for b in hook.bodies))
+
+    assert daemon.sample("remediator_breaker_open", target="default/deployment/llm-gateway") == 1
+
+
+@pytest.fixture
+def stream() -> Iterator[io.StringIO]:
+    """The remediator loggers writing JSON lines here; restored to defaults afterwards."""
+    stream = io.StringIO()
+    logs.setup(stream=stream, json_lines=True)
+    yield stream
+    root = logging.getLogger("remediator")
+    root.handlers.clear()
+    root.propagate = True
+    root.setLevel(logging.NOTSET)
+
+
+async def test_logs_are_json_lines_with_alert_fields(
+        make_daemon: MakeDaemon, stream: io.StringIO) -> None:
+    """A decision logs one JSON line carrying alertname, fingerprint and target."""
+    daemon = await make_daemon()
+    group_key = '{}/{severity="page"}:{alertname="LLMLatencyP95Critical"}'
+
+    await daemon.post(notification(alert("LLMLatencyP95Critical", fingerprint="a1b2c3d4e5f60708"),
+                                   group_key=group_key))
+    await daemon.settle()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+
+    [news] = [e for e in lines if e["message"].startswith("notification:")]
+    [decision] = [e for e in lines if e["message"].startswith("decision ")]
+    assert news["new"] == 1 and len(news["group"]) == 16
+    assert group_key not in stream.getvalue()
+    assert (decision["alertname"], decision["fingerprint"], decision["target"]) == (
+        "LLMLatencyP95Critical", "a1b2c3d4e5f60708", "default/deployment/llm-gateway")
+    assert decision["outcome"] == "dry_run"
+
+
+async def test_repeats_are_summed_up_not_logged_each(make_daemon: MakeDaemon,
+                                                     stream: io.StringIO) -> None:
+    """Fifty repeats make no line each, and one summary line."""
+    daemon = await make_daemon()
+
+    for _ in range(51):
+        await daemon.post(notification(alert("LLMLatencyP95Critical")))
+    await daemon.settle()
+    daemon.services.remediation.summarise_once()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+
+    webhook = [e for e in lines if e["logger"] == "remediator.webhook"]
+    assert [e["message"].split(":")[0] for e in webhook] == [
+        "notification", "50 repeated notifications (50 alerts) changed nothing since the last"
+        " summary"]
+
+
+def test_text_logs_on_a_terminal(stream: io.StringIO) -> None:
+    """On a terminal the lines are human text with the fields appended."""
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    logs.setup(stream=terminal)
+    logs.for_alert(logging.getLogger("remediator.test"), alertname="A",
+                   fingerprint="f").warning("hello %s", "there")
+
+    assert "WARNING remediator.test: hello there  [alertname=A fingerprint=f]" in (
+        terminal.getvalue())
