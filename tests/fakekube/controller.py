@@ -450,11 +450,14 @@ class DeploymentController:
         old: list[dict[str, Any]],
     ) -> None:
         desired = deployment["spec"].get("replicas", 1)
-        if new_rs is None:
-            # Paused with a changed template: scale whichever ReplicaSet is active.
-            active = [rs for rs in old if rs["spec"].get("replicas", 0) > 0]
+        if deployment["spec"].get("paused") or new_rs is None:
+            # Paused: no rollout step, but a lone active ReplicaSet follows scaling.
+            every = [*old, new_rs] if new_rs is not None else old
+            active = [rs for rs in every if rs["spec"].get("replicas", 0) > 0]
             if len(active) == 1:
                 self._scale_rs(active[0], desired, deployment)
+            elif not active and new_rs is not None:
+                self._scale_rs(new_rs, desired, deployment)
             return
         self._scale_rs(new_rs, desired, deployment)
 

@@ -229,6 +229,26 @@ def service_unavailable(
     return ApiError(503, message, details={})
 
 
+def injected(code: int, message: str, rtype: ResourceType, name: str | None) -> ApiError:
+    """An injected failure, shaped as the apiserver answers with that code."""
+    if code == 409:
+        return conflict(rtype, name or "")
+    if code == 429:
+        return too_many_requests(1)
+    if code == 500:
+        return internal_error(message)
+    if code == 503:
+        return service_unavailable(message)
+    if code == 504:
+        return ApiError(
+            504,
+            "the server was unable to return a response in the time allotted,"
+            " but may still be processing the request",
+            details={},
+        )
+    return ApiError(code, message, details={})
+
+
 def expired(resource_version: str, oldest: int) -> ApiError:
     return ApiError(
         410, f"too old resource version: {resource_version} ({oldest})", reason="Expired"

@@ -259,7 +259,7 @@ class ApiServer:
             request.headers.get("User-Agent", ""),
         )
         self.cluster.record(record)
-        dropped = await self._faults(request, record)
+        dropped = await self._faults(request, record, info)
         if dropped is not None:
             return dropped
         allowed = self.cluster.auth.allowed(account, record)
@@ -311,7 +311,7 @@ class ApiServer:
         return None
 
     async def _faults(
-        self, request: web.Request, record: RequestRecord
+        self, request: web.Request, record: RequestRecord, info: RequestInfo
     ) -> web.StreamResponse | None:
         firing = self.cluster.faults.firing(record)
         for fault in firing:
@@ -329,13 +329,7 @@ class ApiServer:
             if fault.action == "throttle":
                 raise errors.too_many_requests(fault.retry_after)
             if fault.action == "error":
-                if fault.status == 503:
-                    raise errors.service_unavailable(fault.message)
-                raise errors.ApiError(
-                    fault.status,
-                    f"Internal error occurred: {fault.message}",
-                    details={"causes": [{"message": fault.message}]},
-                )
+                raise errors.injected(fault.status, fault.message, info.rtype, info.name)
         return None
 
     # --- resource handlers -----------------------------------------------------------
