@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# The fake Kubernetes API server, for every folder that needs a cluster.
+pytest_plugins = ["tests.fakekube.plugin"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
