@@ -32,6 +32,7 @@ from remediator.alerting import mapping
 from remediator.alerting.payload import Notification
 from remediator.config.settings import Settings
 from remediator.execution.base import Executor
+from remediator.guarding.guard import Guard
 from remediator.leadership import Leadership
 from remediator.metrics import SelfMetrics
 from remediator.notify.notifier import Notifier
@@ -76,6 +77,7 @@ class Remediation:
         self._repeats = 0
         self._repeated_alerts = 0
         self._evaluating = False
+        self._reload = False
         self.passes = 0
         """Evaluation passes completed."""
 
@@ -162,6 +164,8 @@ class Remediation:
                 continue
             try:
                 self._evaluating = True
+                if self._reload:
+                    await self.reload()
                 await self.evaluate()
             except Exception:  # top-level boundary: the worker must outlive any one bad pass
                 # The episodes stay pending and are evaluated again on the next pass.
@@ -268,7 +272,21 @@ class Remediation:
     def _leadership_changed(self, leader: bool) -> None:
         self.metrics.leader.set(1 if leader else 0)
         if leader:
+            # The previous leader wrote episodes and decisions we have not seen.
+            self._reload = True
             self._wake.set()
+
+    async def reload(self) -> None:
+        """Read episodes, decisions and target states again, as at start (after a failover)."""
+        async with self._receiving:
+            book = EpisodeBook(expiry_seconds=self.settings.alerts.expiry)
+            book.load(await self.store.load_episodes())
+            self.book = book
+        self.decider.guard = Guard(self.settings)
+        await self.decider.load()
+        self._reload = False
+        logger.info("state reloaded from the store: %d episodes, %d pending",
+                    len(self.book.episodes), len(self.book.pending()))
 
     def _update_gauges(self) -> None:
         self.metrics.queue_depth.set(len(self.book.pending()))

@@ -98,7 +98,8 @@ async def test_no_arguments_starts_dry_run_with_local_state(
                                 data=body(notification(alert("LLMLatencyP95Critical")))) as r:
             assert r.status == 200
         deadline = time.monotonic() + START_SECONDS
-        while not (history := await get_json(f"{server.url}/api/v1/actions")):
+        while not (history := [d for d in await get_json(f"{server.url}/api/v1/actions")
+                               if d["outcome"] != "pending"]):
             assert time.monotonic() < deadline
             await asyncio.sleep(0.05)
 
