@@ -161,3 +161,15 @@ async def test_pushed_result_updates_the_gauges(daemon: Daemon) -> None:
     assert daemon.sample("llm_bench_latency_seconds", percentile="95") == pytest.approx(0.075)
     assert 'percentile="99"' not in await daemon.metrics()
     assert bad == 400 and error["error"].startswith("push")
+
+
+async def test_error_rate_in_percent_is_exported_as_a_fraction(
+        make_daemon: MakeDaemon, tmp_path: Path) -> None:
+    """`error_rate_percent: 5` is exported as 0.05, always within 0..1 (FR 27 d)."""
+    native(tmp_path / "bench_results.json", p95_ms=80.0, error_rate_percent=5,
+           throughput_rps=12.0)
+    daemon = await make_daemon()
+
+    await daemon.metrics()
+
+    assert daemon.sample("llm_bench_error_ratio") == pytest.approx(0.05)
