@@ -51,7 +51,7 @@ class SelfMetrics:
         )
         self.recovery = Histogram(
             "remediator_recovery_seconds",
-            "Time from an alert episode's start to its resolve, for episodes we acted on.",
+            "Time from an alert episode's start (startsAt) to its resolve (endsAt).",
             registry=registry,
             buckets=(30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400),
         )
