@@ -207,11 +207,15 @@ def forecast_rule(settings: Settings) -> Rule:
     limit = _number(settings.thresholds.p95_ms.critical / 1000)
     window = duration(r.predict_window_seconds)
     horizon = duration(r.predict_horizon_seconds)
+    p95 = SELECTOR[Metric.P95]
+    # A line fitted through a rise and a sudden fall can still point upwards:
+    # only a latest result above the window's average counts as rising.
     expr = (
         f"max without({_REPLICA_LABELS}) (\n"
-        f"  predict_linear({SELECTOR[Metric.P95]}[{window}], {_number(r.predict_horizon_seconds)})"
+        f"  predict_linear({p95}[{window}], {_number(r.predict_horizon_seconds)})"
         f"\n) > {limit}\n"
-        f"and on() (max({SELECTOR[Metric.P95]}) <= {limit})\n"
+        f"and on() (max({p95}) <= {limit})\n"
+        f"and on() (max({p95}) > max(avg_over_time({p95}[{window}])))\n"
         f"and on() {_fresh(settings)}\n"
     )
     shown = f"{settings.thresholds.p95_ms.critical:g}ms"

@@ -70,7 +70,7 @@ class TestCommittedRules:
         assert names - quiet == set()
 
 
-class TestStrictness:
+class TestTheUnitTestsHaveTeeth:
     @pytest.mark.parametrize(
         ("original", "mutated", "alert", "scenarios"),
         [
@@ -88,7 +88,7 @@ class TestStrictness:
     def test_a_non_strict_comparison_fails_the_unit_tests(
         self, tmp_path: Path, original: str, mutated: str, alert: str, scenarios: str
     ) -> None:
-        """Firing exactly at a threshold would be caught: the unit tests fail on it."""
+        """Firing at a threshold, or forecasting a fall as a rise, fails the unit tests."""
         shutil.copytree(REPO / "prometheus", tmp_path / "prometheus")
         copy = tmp_path / "prometheus" / "rules.yml"
         text = copy.read_text(encoding="utf-8")

@@ -1,0 +1,84 @@
+"""
+The whole chain with the real servers: result -> gauges -> Prometheus rules ->
+Alertmanager -> webhook -> dry-run decisions -> resolve -> time to recovery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.alerting.stack import Stack, Timeline
+
+GATEWAY = "default/deployment/llm-gateway"
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    with Stack(tmp_path) as running:
+        yield running
+
+
+def _scales(decisions: list[dict[str, Any]]) -> list[int]:
+    """The replica counts the gateway was scaled to (in dry-run), in order."""
+    return [
+        decision["replicas"] for decision in decisions
+        if decision["type"] == "scale" and decision["target"] == GATEWAY
+        and decision["outcome"] == "dry_run"
+    ]
+
+
+def _scaled_to(stack: Stack, replicas: int) -> list[dict[str, Any]] | None:
+    decisions = stack.decisions()
+    return decisions if replicas in _scales(decisions) else None
+
+
+@pytest.mark.parametrize("arrival", ["together", "apart"])
+def test_a_critical_p95_ends_with_the_gateway_at_five_replicas_once(
+    stack: Stack, arrival: str
+) -> None:
+    """Warning and critical, together or apart: scaled to 5, nothing more, then recovery."""
+    timeline = Timeline(stack)
+    try:
+        _run(stack, timeline, arrival)
+    except AssertionError as failure:
+        raise AssertionError(f"{failure}\ntimeline:\n" + "\n".join(timeline.lines)) from None
+
+
+def _run(stack: Stack, timeline: Timeline, arrival: str) -> None:
+    # A warning first (apart), or straight to critical (together).
+    if arrival == "apart":
+        stack.write_result(p95_ms=120)
+        timeline.until("the warning's scale to 4", lambda: _scaled_to(stack, 4))
+    stack.write_result(p95_ms=200)
+    decisions = timeline.until("the scale to 5", lambda: _scaled_to(stack, 5))
+
+    assert _scales(decisions) == ([4, 5] if arrival == "apart" else [5])
+    assert decisions[-1]["alert"]["alertname"] == "LLMLatencyP95Critical"
+    assert "--replicas=5" in decisions[-1]["command"]
+    # Alertmanager shows people the critical alert; its warning twin is inhibited.
+    timeline.until(
+        "the warning to be inhibited",
+        lambda: stack.alertmanager_alerts().get("LLMLatencyP95Warning") == "suppressed",
+    )
+
+    # While the alerts keep firing, repeats arrive and change nothing.
+    repeats = stack.metric("remediator_notifications_total", result="repeat")
+    timeline.until(
+        "two repeat notifications",
+        lambda: stack.metric("remediator_notifications_total", result="repeat") >= repeats + 2,
+    )
+    assert stack.decisions() == decisions
+
+    # Back to normal: the resolve closes the episodes and records recovery.
+    stack.write_result(p95_ms=50)
+    timeline.until("the firing set to empty", lambda: stack.firing_episodes() == [])
+    timeline.until("a time to recovery",
+                   lambda: stack.metric("remediator_recovery_seconds_count") >= 1)
+
+    assert stack.metric("remediator_recovery_seconds_sum") > 0
+    assert stack.metric("remediator_alerts_total", status="resolved") >= 1
+    assert stack.decisions() == decisions
