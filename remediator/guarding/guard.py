@@ -64,8 +64,8 @@ class Guard:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.lock = asyncio.Lock()
-        self._passed: list[DecisionRecord] = []
-        """Counted decisions inside the longest window, oldest first."""
+        self._passed: dict[int, DecisionRecord] = {}
+        """Counted decisions by id, inside the longest window."""
 
         self._covered: dict[str, set[str]] = {}
         """Per subject: the episodes whose decision on it is settled."""
@@ -98,9 +98,9 @@ class Guard:
 
     def remember(self, decision: DecisionRecord) -> None:
         """Take a recorded decision (new, or updated with its outcome) into account."""
-        self._passed = [d for d in self._passed if d.id != decision.id]
+        self._passed.pop(decision.id, None)
         if decision.counted:
-            self._passed.append(decision)
+            self._passed[decision.id] = decision
         if decision.covering and decision.episodes:
             about = decision.target or decision.action_key.partition(":")[2]
             self._covered.setdefault(about, set()).update(decision.episodes)
@@ -111,7 +111,7 @@ class Guard:
     def forget(self, *, now: float) -> None:
         """Drop what no check can look at any more (the store prunes its own copy)."""
         horizon = now - self.horizon
-        self._passed = [d for d in self._passed if d.time >= horizon]
+        self._passed = {i: d for i, d in self._passed.items() if d.time >= horizon}
 
     def forget_episodes(self, keys: Iterable[str]) -> None:
         gone = set(keys)
@@ -176,11 +176,12 @@ class Guard:
         target = action.target.key if action.target else None
 
         def earlier(types: set[str], window: float) -> list[DecisionRecord]:
-            return [
-                d for d in self._passed
-                if d.type in types and d.time > now - window
-                and (d.target == target if target else d.action_key == action.key)
-            ]
+            return sorted(
+                (d for d in self._passed.values()
+                 if d.type in types and d.time > now - window
+                 and (d.target == target if target else d.action_key == action.key)),
+                key=lambda d: d.time,
+            )
 
         # A second undo inside the cooldown would bring the bad revision back.
         if kind in _UNDOES:
@@ -228,10 +229,10 @@ class Guard:
 
     def _rate_limit(self, now: float) -> Verdict | None:
         limit = self.settings.guard.rate_limit
-        recent = [
-            d.time for d in self._passed
+        recent = sorted(
+            d.time for d in self._passed.values()
             if d.type != "investigate" and d.time > now - limit.per_seconds
-        ]
+        )
         if len(recent) < limit.actions:
             return None
         frees = recent[len(recent) - limit.actions] + limit.per_seconds
@@ -253,7 +254,7 @@ class Guard:
         since = max(now - breaker.window_seconds, state.breaker_reset_at or 0.0,
                     state.recovered_at or 0.0)
         acted = [
-            d for d in self._passed
+            d for d in self._passed.values()
             if d.target == target and d.type != "investigate" and d.time > since
         ]
         return len(acted) >= breaker.max_actions
