@@ -163,15 +163,19 @@ class Rule:
     for_seconds: float
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
+    keep_firing_for_seconds: float = 0.0
 
     def document(self) -> dict[str, Any]:
-        return {
+        document: dict[str, Any] = {
             "alert": self.alert,
             "expr": self.expr,
             "for": duration(self.for_seconds),
-            "labels": dict(self.labels),
-            "annotations": dict(self.annotations),
         }
+        if self.keep_firing_for_seconds:
+            document["keep_firing_for"] = duration(self.keep_firing_for_seconds)
+        document["labels"] = dict(self.labels)
+        document["annotations"] = dict(self.annotations)
+        return document
 
 
 def rule_file(settings: Settings) -> dict[str, Any]:
@@ -331,6 +335,7 @@ def _threshold_rule(threshold: Threshold, settings: Settings) -> Rule:
         alert=threshold.alert,
         expr=expr,
         for_seconds=settings.rules.for_seconds,
+        keep_firing_for_seconds=settings.rules.keep_firing_for_seconds,
         labels={
             "severity": "critical" if threshold.level >= Level.CRITICAL else "warning",
             **_remediation_labels(actions),

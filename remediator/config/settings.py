@@ -452,6 +452,11 @@ class Rules(_Model):
     remediator_job: str = "remediator"
     """The scrape job of the remediator itself, watched by RemediatorDown."""
 
+    keep_firing_for_seconds: Annotated[float, Field(ge=0)] = 0.0
+    """Threshold alerts keep firing this long after their condition clears (rule
+    `keep_firing_for`): fewer resolve/re-fire episodes from results that hover at
+    a threshold, at the price of later resolves and longer recorded recoveries."""
+
 
 class Settings(_Model):
     thresholds: Thresholds = Thresholds()

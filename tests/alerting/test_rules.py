@@ -13,7 +13,7 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
 from remediator import metrics
-from remediator.alerting import rules
+from remediator.alerting import mapping, rules
 from remediator.bench.result import BenchResult
 from remediator.cli import main
 from remediator.config import loading
@@ -204,6 +204,65 @@ class TestGeneration:
         assert "No remediation is configured" in rule["annotations"]["description"]
 
 
+class TestContract:
+    def test_the_daemon_maps_every_alert_routed_to_it(self) -> None:
+        """The alerts the rules raise for the daemon are exactly the ones it maps."""
+        known = {*mapping.BUILT_IN, mapping.METRICS_MISSING, mapping.RESULTS_STALE}
+
+        assert set(rules.BENCH_ALERTS) == known
+        assert {rule.alert for rule in rules.bench_rules(Settings())} == known
+
+    def test_the_missing_alert_names_the_metric_as_the_daemon_reads_it(self) -> None:
+        """LLMBenchMetricsMissing carries `metric` with the values the daemon expects."""
+        labels = [rule.labels for rule in rules.bench_rules(Settings())
+                  if rule.alert == rules.MISSING]
+
+        assert [label[mapping.METRIC_LABEL] for label in labels] == [
+            "p95", "p99", "error_rate", "throughput",
+        ]
+
+
+class TestKeepFiringFor:
+    def test_prometheus_2_42_keeps_a_clearing_alert_firing(self, tmp_path: Path) -> None:
+        """With rules.keep_firing_for_seconds, a p95 that dips once does not resolve."""
+        settings = _settings(rules={"keep_firing_for_seconds": 300})
+        (tmp_path / "rules.yml").write_text(rules.render(rules.rule_file(settings)),
+                                            encoding="utf-8")
+        scenario = {
+            "rule_files": ["rules.yml"],
+            "evaluation_interval": "1m",
+            "tests": [{
+                "interval": "1m",
+                "input_series": [
+                    # Critical, then good results from 10m: still firing at 12m, with
+                    # the last value it fired on.
+                    {"series": 'llm_bench_latency_seconds{percentile="95"}',
+                     "values": "0.2x9 0.05x2 0.2x10"},
+                    {"series": "llm_bench_last_result_timestamp_seconds", "values": "0x21"},
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "12m", "alertname": "LLMLatencyP95Critical",
+                     "exp_alerts": [{
+                         "exp_labels": {"severity": "critical", "remediation": "scale",
+                                        "target": "default/deployment/llm-gateway",
+                                        "percentile": "95"},
+                         "exp_annotations": _annotations_at(settings, "200ms"),
+                     }]},
+                ],
+            }],
+        }
+        (tmp_path / "test.yml").write_text(yaml.safe_dump(scenario), encoding="utf-8")
+
+        tested = run("promtool", "test", "rules", "test.yml", cwd=tmp_path)
+
+        assert "keep_firing_for: 5m" in (tmp_path / "rules.yml").read_text(encoding="utf-8")
+        assert tested.returncode == 0, tested.stdout + tested.stderr
+
+    def test_it_is_off_by_default(self) -> None:
+        """By default an alert resolves with its condition: recoveries are not stretched."""
+        assert "keep_firing_for" not in RULES.read_text(encoding="utf-8")
+
+
 class TestCommand:
     def test_it_prints_the_committed_rules(self, capsys: pytest.CaptureFixture[str]) -> None:
         """`remediator rules` prints the rule file to stdout."""
@@ -256,6 +315,14 @@ class TestCommand:
         assert resource["metadata"]["namespace"] == "llm"
         assert resource["metadata"]["labels"]["release"] == "kube-prometheus-stack"
         assert resource["spec"] == yaml.safe_load(RULES.read_text(encoding="utf-8"))
+
+
+def _annotations_at(settings: Settings, value: str) -> dict[str, str]:
+    """The critical p95 alert's annotations as Prometheus renders them for `value`."""
+    rule = next(rule for rule in rules.bench_rules(settings)
+                if rule.alert == "LLMLatencyP95Critical")
+    shown = "{{ $value | humanizeDuration }}"
+    return {key: text.replace(shown, value) for key, text in rule.annotations.items()}
 
 
 def _result(**figures: float) -> BenchResult:
