@@ -43,12 +43,21 @@ def executor_for(settings: Settings) -> Executor:
 async def carry_out_once(
     actions: Sequence[Action], settings: Settings, *, use_state: bool = False
 ) -> list[Decided]:
-    """Execute (or dry-run) the eligible actions in plan order and say how each went."""
-    decided: list[Decided] = []
+    """
+    Execute (or dry-run) the eligible actions in plan order and say how each went.
+
+    With `use_state` the actions go through the daemon's guard and join its
+    history in the configured store (SQLite in `state.dir`, or the
+    Kubernetes ConfigMap), so a CronJob run honours the cooldowns, the rate
+    limit and the breakers that earlier runs or the daemon recorded.
+    """
+    acted_on = [action for action in actions if action.type is not ActionType.INVESTIGATE]
     executor = executor_for(settings)
-    for action in actions:
-        if action.type is ActionType.INVESTIGATE:
-            continue
+    if use_state:
+        return await _carry_out_guarded(acted_on, settings, executor)
+
+    decided: list[Decided] = []
+    for action in acted_on:
         if action.priority > settings.execution.min_priority:
             decided.append((action, str(Outcome.SKIPPED),
                             f"below_priority: priority {action.priority} is below the "
@@ -57,3 +66,24 @@ async def carry_out_once(
         report = await executor.run(action)
         decided.append((action, str(report.outcome), report.reason))
     return decided
+
+
+async def _carry_out_guarded(
+    actions: Sequence[Action], settings: Settings, executor: Executor
+) -> list[Decided]:
+    from remediator.remediation.deciding import Decider
+    from remediator.state.backends import make_store
+
+    store = make_store(settings)
+    await store.open()
+    try:
+        decider = Decider(settings, store=store, executor=executor)
+        await decider.load()
+        decided: list[Decided] = []
+        for action in actions:
+            decision = await decider.decide(action)
+            if decision is not None:
+                decided.append((action, decision.outcome, decision.reason))
+        return decided
+    finally:
+        await store.close()

@@ -232,3 +232,50 @@ def test_auto_execute_runs_critical_actions_through_kubectl(tmp_path: Path) -> N
     ] == [argv for argv in changes if argv[:2] == ["rollout", "undo"]]
     assert not any(argv[0] == "scale" for argv in changes)
     assert "executed - rolled back deployment/llm-gateway" in done.stdout
+
+
+def test_state_dir_makes_a_second_run_honour_the_cooldown(tmp_path: Path) -> None:
+    """Two CronJob-style runs sharing --state-dir: the second one's rollbacks wait."""
+    path = str(results(tmp_path, EXAMPLE_2))
+    state = tmp_path / "state"
+
+    first = watch(tmp_path, "--results", path, "--dry-run", "--state-dir", str(state))
+    second = watch(tmp_path, "--results", path, "--dry-run", "--state-dir", str(state))
+    stateless = watch(tmp_path, "--results", path, "--dry-run")
+
+    assert 0 == first.returncode, first.stderr
+    assert 0 == second.returncode, second.stderr
+    first_tail = first.stdout.split("Dry run, nothing changed:")[1]
+    second_tail = second.stdout.split("Dry run, nothing changed:")[1]
+    assert ("rollback deployment/llm-gateway: dry_run - would run: kubectl rollout undo"
+            in first_tail)
+    assert "rollback deployment/llm-gateway: skipped - cooldown" in second_tail
+    assert "rollback deployment/llm-backend: skipped - cooldown" in second_tail
+    assert "scale deployment/llm-gateway: skipped - below_priority" in second_tail
+    assert "rollback deployment/llm-gateway: dry_run" in stateless.stdout
+
+
+def test_state_dir_history_is_the_daemons(tmp_path: Path) -> None:
+    """The decisions of a watch run land in the SQLite history the daemon serves."""
+    import asyncio
+
+    from remediator.state.sqlite import SqliteStore
+
+    state = tmp_path / "state"
+    done = watch(tmp_path, "--results", str(results(tmp_path, EXAMPLE_2)), "--dry-run",
+                 "--state-dir", str(state))
+
+    async def history() -> list[tuple[str, str | None, str]]:
+        store = SqliteStore(str(state))
+        await store.open()
+        try:
+            return [(d.type, d.target, d.outcome) for d in await store.decisions(limit=10)]
+        finally:
+            await store.close()
+
+    assert 0 == done.returncode, done.stderr
+    assert sorted(asyncio.run(history())) == [
+        ("rollback", "default/deployment/llm-backend", "dry_run"),
+        ("rollback", "default/deployment/llm-gateway", "dry_run"),
+        ("scale", "default/deployment/llm-gateway", "skipped"),
+    ]
