@@ -49,6 +49,13 @@ class TestCommittedRules:
         assert checked.returncode == 0, checked.stdout + checked.stderr
         assert "SUCCESS: 20 rules found" in checked.stdout
 
+    def test_the_example_prometheus_config_is_valid(self) -> None:
+        """`promtool check config` passes on prometheus/prometheus.yml and its rule file."""
+        checked = run("promtool", "check", "config", str(REPO / "prometheus" / "prometheus.yml"))
+
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "SUCCESS: 1 rule files found" in checked.stdout
+
     def test_the_promtool_unit_tests_pass(self) -> None:
         """Every scenario under prometheus/tests passes `promtool test rules`."""
         tested = run("promtool", "test", "rules", *map(str, UNIT_TESTS))
