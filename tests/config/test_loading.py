@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from remediator.config import loading
 from remediator.config.settings import Settings
@@ -44,6 +45,25 @@ def test_example_config_equals_the_defaults(repo_root: Path) -> None:
     settings = loading.load_settings(repo_root / "remediator.example.yaml", environ={})
 
     assert Settings() == settings
+
+
+def test_example_config_shows_every_setting(repo_root: Path) -> None:
+    """A newcomer finds every key in the example file, not only in the code."""
+    shown = yaml.safe_load((repo_root / "remediator.example.yaml").read_text())
+
+    def keys(tree: object, prefix: str = "") -> set[str]:
+        if not isinstance(tree, dict):
+            return set()
+        found = set()
+        for key, value in tree.items():
+            found.add(prefix + key)
+            found |= keys(value, f"{prefix}{key}.")
+        return found
+
+    every = keys(Settings().model_dump(mode="json"))
+    # Policy rows may leave `enabled` out; the file says so once.
+    optional = {key for key in every if key.startswith("policy.") and key.endswith(".enabled")}
+    assert sorted(every - optional - keys(shown)) == []
 
 
 @pytest.mark.parametrize(
