@@ -11,11 +11,17 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from remediator.planning.actions import ActionType
+from remediator.state.base import OUTCOMES
+
 SKIP_REASONS: tuple[str, ...] = (
     "duplicate", "cooldown", "rate_limit", "breaker_open", "dry_run", "observe",
     "below_priority", "paused", "would_lower_replicas", "unknown_target", "invalid_target",
 )
 """Every value of the `reason` label of `remediator_skips_total`."""
+
+PRESET_CODES: tuple[str, ...] = ("200", "400", "401", "413", "503")
+"""Webhook answers exported at 0 from the start, so the first rejection alerts."""
 
 
 class SelfMetrics:
@@ -95,3 +101,24 @@ class SelfMetrics:
             "Failures to read or write the state store (the webhook then answers 503).",
             registry=registry,
         )
+
+        self._preset()
+
+    def _preset(self) -> None:
+        """
+        Export the known label values at 0 before anything happens.
+
+        `increase()` cannot see a series whose first sample is already 1, so
+        without this the first failed action or the first rejected webhook
+        would never raise the health alerts that watch them.
+        """
+        for kind in ActionType:
+            for outcome in OUTCOMES:
+                if outcome != "pending":
+                    self.actions.labels(str(kind), outcome)
+        for reason in SKIP_REASONS:
+            self.skips.labels(reason)
+        for code in PRESET_CODES:
+            self.webhook_requests.labels(code)
+        for result in ("new", "repeat", "rejected"):
+            self.notifications.labels(result)

@@ -173,3 +173,14 @@ async def test_error_rate_in_percent_is_exported_as_a_fraction(
     await daemon.metrics()
 
     assert daemon.sample("llm_bench_error_ratio") == pytest.approx(0.05)
+
+
+async def test_counters_the_health_alerts_watch_start_at_zero(daemon: Daemon) -> None:
+    """A fresh daemon exports failures and rejections at 0, so `increase()` sees the first one."""
+    text = await daemon.metrics()
+
+    assert 'remediator_actions_total{outcome="failed",type="scale"} 0.0' in text
+    assert 'remediator_actions_total{outcome="executed",type="rollback"} 0.0' in text
+    assert 'remediator_webhook_requests_total{code="401"} 0.0' in text
+    assert 'remediator_skips_total{reason="breaker_open"} 0.0' in text
+    assert 'outcome="pending"' not in text
