@@ -71,19 +71,13 @@ async def carry_out_once(
 async def _carry_out_guarded(
     actions: Sequence[Action], settings: Settings, executor: Executor
 ) -> list[Decided]:
-    from remediator.remediation.deciding import Decider
+    from remediator.remediation import carry_out
     from remediator.state.backends import make_store
 
     store = make_store(settings)
     await store.open()
     try:
-        decider = Decider(settings, store=store, executor=executor)
-        await decider.load()
-        decided: list[Decided] = []
-        for action in actions:
-            decision = await decider.decide(action)
-            if decision is not None:
-                decided.append((action, decision.outcome, decision.reason))
-        return decided
+        decided = await carry_out(actions, store=store, settings=settings, executor=executor)
     finally:
         await store.close()
+    return [(action, decision.outcome, decision.reason) for action, decision in decided]

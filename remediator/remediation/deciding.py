@@ -293,23 +293,24 @@ class Decider:
 async def carry_out(actions: Sequence[Action], *, store: Store, settings: Settings,
                     executor: Executor, cause: AlertRef | None = None,
                     metrics: SelfMetrics | None = None, notifier: Notifier | None = None,
-                    clock: Clock = time.time) -> list[DecisionRecord]:
+                    clock: Clock = time.time) -> list[tuple[Action, DecisionRecord]]:
     """
     Carry out a plan once, in plan order, through the daemon's guard and state.
 
     For `remediator watch` with a state directory: cooldowns, the rate limit
     and breakers recorded by the daemon (or an earlier run) apply, and the
-    decisions join the same history. `store` must be open.
+    decisions join the same history. `store` must be open. Each action
+    comes back with its decision.
     """
     decider = Decider(settings, store=store, executor=executor, metrics=metrics,
                       notifier=notifier, clock=clock)
     await decider.load()
-    decisions = []
+    decided = []
     for action in actions:
         decision = await decider.decide(action, alert=cause)
         if decision is not None:
-            decisions.append(decision)
-    return decisions
+            decided.append((action, decision))
+    return decided
 
 
 def _decision(action: Action, verdict: Verdict, episodes: list[str], alert: AlertRef | None,

@@ -282,4 +282,4 @@ async def test_carry_out_for_the_cli_honours_the_daemons_cooldowns(store: Sqlite
                               settings=make_settings(**EXECUTING),
                               executor=RecordingExecutor(), clock=clock)
 
-    assert [outcome(d) for d in decided] == ["cooldown", "executed"]
+    assert [outcome(d) for _, d in decided] == ["cooldown", "executed"]
