@@ -67,8 +67,8 @@ class Guard:
         self._passed: dict[int, DecisionRecord] = {}
         """Counted decisions by id, inside the longest window."""
 
-        self._covered: dict[str, set[str]] = {}
-        """Per subject: the episodes whose decision on it is settled."""
+        self._covered: dict[str, dict[str, set[int]]] = {}
+        """Per subject, per episode: the decisions that settle it (a failure settles none)."""
 
         self._acted_for: dict[str, set[str]] = {}
         """Per episode: the targets counted decisions acted on, for recovery."""
@@ -101,9 +101,18 @@ class Guard:
         self._passed.pop(decision.id, None)
         if decision.counted:
             self._passed[decision.id] = decision
-        if decision.covering and decision.episodes:
+        if decision.episodes:
+            # A decision is remembered twice, pending then with its outcome: a failure
+            # takes back the cover its pending record gave, so the action may be retried.
             about = decision.target or decision.action_key.partition(":")[2]
-            self._covered.setdefault(about, set()).update(decision.episodes)
+            covered = self._covered.setdefault(about, {})
+            for key in decision.episodes:
+                by = covered.setdefault(key, set())
+                by.discard(decision.id)
+                if decision.covering:
+                    by.add(decision.id)
+                elif not by:
+                    del covered[key]
         if decision.counted and decision.target:
             for key in decision.episodes:
                 self._acted_for.setdefault(key, set()).add(decision.target)
@@ -116,7 +125,8 @@ class Guard:
     def forget_episodes(self, keys: Iterable[str]) -> None:
         gone = set(keys)
         for covered in self._covered.values():
-            covered -= gone
+            for key in gone & covered.keys():
+                del covered[key]
         for key in gone:
             self._acted_for.pop(key, None)
 
@@ -134,8 +144,8 @@ class Guard:
         if state is not None and state.paused:
             return Verdict("paused", f"{target} is paused by an operator; resume it to act")
 
-        covered = self._covered.get(subject(action), set())
-        if episodes and all(key in covered for key in episodes):
+        covered = self._covered.get(subject(action), {})
+        if episodes and all(covered.get(key) for key in episodes):
             return Verdict("duplicate", "these alert episodes already had their decision")
 
         # Investigating runs nothing: it is recorded whatever the autonomy settings.
@@ -169,6 +179,11 @@ class Guard:
 
         dry_run = investigate or not settings.executing() or mode == "dry-run"
         return Verdict(None, "passed the guard", dry_run=dry_run)
+
+    def cooldown_until(self, action: Action, *, now: float) -> float | None:
+        """When the cooldown that stops this action now ends; None when none does."""
+        blocked = self._cooldown(action, now)
+        return None if blocked is None else blocked.retry_at
 
     def _cooldown(self, action: Action, now: float) -> Verdict | None:
         cooldowns = self.settings.guard.cooldowns

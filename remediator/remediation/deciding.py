@@ -135,6 +135,10 @@ class Decider:
                 decision.target, now=self.clock()
             ):
                 await self._open_breaker(decision.target)
+            if report.outcome is Outcome.FAILED:
+                # Nothing wakes the worker while the alert only repeats: come back when
+                # the cooldown ends (the breaker stops a remediation that keeps failing).
+                self._note_retry_at(self.guard.cooldown_until(action, now=self.clock()))
 
         if self.metrics is not None:
             self.metrics.action_duration.labels(decision.type).observe(seconds)
@@ -250,10 +254,11 @@ class Decider:
         return False
 
     def _note_retry(self, verdict: Verdict) -> None:
-        if verdict.retry_at is not None and (
-            self.next_retry is None or verdict.retry_at < self.next_retry
-        ):
-            self.next_retry = verdict.retry_at
+        self._note_retry_at(verdict.retry_at)
+
+    def _note_retry_at(self, moment: float | None) -> None:
+        if moment is not None and (self.next_retry is None or moment < self.next_retry):
+            self.next_retry = moment
 
     def _count_skip(self, reason: str) -> None:
         if self.metrics is not None:

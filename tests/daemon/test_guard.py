@@ -16,6 +16,7 @@ from remediator.state.sqlite import SqliteStore
 from tests.daemon.support import (
     BACKEND,
     GATEWAY,
+    T0,
     FakeClock,
     RecordingExecutor,
     combined,
@@ -243,6 +244,31 @@ async def test_same_episodes_decided_again_are_duplicates(store: SqliteStore) ->
     assert outcome(first) == "executed"
     assert again is None
     assert len(await store.decisions(limit=10)) == 1
+
+
+async def test_failed_action_is_decided_again_once_its_cooldown_ends(store: SqliteStore) -> None:
+    """A failure settles no episode: the retry is scheduled at the cooldown's end, and runs."""
+    clock = FakeClock()
+    executor = RecordingExecutor(Outcome.FAILED)
+    decider = await decider_for(store, clock, executor)
+    episode = EpisodeRecord("f1", "2024-05-01T10:00:00.000000+00:00", "LLMLatencyP95Critical",
+                            {}, "firing", clock(), clock())
+
+    failed = await decider.decide(scale(5), episodes=[episode])
+    retry_at = decider.next_retry
+    clock.advance(60)
+    early = await decider.decide(scale(5), episodes=[episode])
+    clock.advance(540)
+    executor.outcome = Outcome.EXECUTED
+    retried = await decider.decide(scale(5), episodes=[episode])
+    clock.advance(3600)
+    settled = await decider.decide(scale(5), episodes=[episode])
+
+    assert [outcome(failed), outcome(early), outcome(retried)] == [
+        "failed", "cooldown", "executed"]
+    assert retry_at == T0 + 600
+    assert settled is None
+    assert len(executor.actions) == 2
 
 
 async def test_interrupted_decision_counts_and_is_not_repeated(store: SqliteStore) -> None:
