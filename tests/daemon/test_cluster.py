@@ -21,6 +21,7 @@ from tests.daemon.conftest import Daemon, MakeDaemon
 from tests.daemon.payloads import alert, notification
 from tests.daemon.support import make_settings
 from tests.fakekube.harness import FakeKube
+from tests.k8s.helpers import replicas, restarted_at
 
 NS = "default"
 EXECUTING = {"execution.auto_execute": True, "server.allow_insecure": True}
@@ -57,14 +58,6 @@ def seed(fake: FakeKube) -> None:
     fake.cluster.add_deployment(NS, "llm-gateway", replicas=3)
     fake.cluster.add_deployment(NS, "llm-backend", replicas=2)
     fake.cluster.add_configmap(NS, "llm-config", {"MAX_TOKENS": "2048"})
-
-
-def restarted_at(fake: FakeKube, name: str) -> str | None:
-    deployment = fake.cluster.get("Deployment", NS, name)
-    assert deployment is not None
-    annotations = deployment["spec"]["template"].get("metadata", {}).get("annotations") or {}
-    value = annotations.get("kubectl.kubernetes.io/restartedAt")
-    return value if isinstance(value, str) else None
 
 
 def scale_writes(fake: FakeKube) -> list[Any]:
@@ -104,7 +97,7 @@ async def test_forbidden_scale_is_tried_once_recorded_failed_and_answered_2xx(
     assert "forbidden" in decision.reason.lower()
     assert "deployments/scale" in decision.reason
     assert len(scale_writes(fake_kube)) == 1
-    assert fake_kube.cluster.get("Deployment", NS, "llm-gateway")["spec"]["replicas"] == 3
+    assert replicas(fake_kube) == 3
     assert daemon.sample("remediator_actions_total", type="scale", outcome="failed") == 1
     assert "RemediationFailed" in [e["reason"] for e in fake_kube.cluster.list("Event", NS)]
 
@@ -152,7 +145,7 @@ async def test_conflicts_on_the_scale_are_absorbed_into_one_change(
 
     [decision] = await daemon.decisions()
     assert decision.outcome == "executed"
-    assert fake_kube.cluster.get("Deployment", NS, "llm-gateway")["spec"]["replicas"] == 5
+    assert replicas(fake_kube) == 5
 
 
 async def test_group_key_never_reaches_the_cluster(on_cluster: Any, fake_kube: FakeKube) -> None:
@@ -176,7 +169,7 @@ async def test_group_key_never_reaches_the_cluster(on_cluster: Any, fake_kube: F
     keys = {key for obj in objects
             for key in (obj["metadata"].get("annotations") or {})}
     assert status == 200
-    assert fake_kube.cluster.get("Deployment", NS, "llm-gateway")["spec"]["replicas"] == 5
+    assert replicas(fake_kube) == 5
     assert keys and all(QUALIFIED_NAME.match(key) for key in keys), keys
     assert all(group_key not in repr(obj) and "severity=~" not in repr(obj)
                for obj in objects)
