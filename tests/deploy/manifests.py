@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -98,3 +98,32 @@ def mounts(doc: Doc) -> dict[str, Doc]:
 def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     """Whether a matchLabels selector picks an object with these labels."""
     return all(labels.get(key) == value for key, value in selector.items())
+
+
+CONFIG_MOUNT = "/etc/remediator/config"
+
+
+def pod_environ(doc: Doc) -> dict[str, str]:
+    """The container's environment as the kubelet fills it in."""
+    environ = {}
+    for name, value in env(doc).items():
+        if isinstance(value, str):
+            environ[name] = value
+        else:
+            # The only reference used: the pod's own namespace (downward API).
+            assert value == {"fieldRef": {"fieldPath": "metadata.namespace"}}, name
+            environ[name] = doc["metadata"]["namespace"]
+    return environ
+
+
+def mounted_config(doc: Doc, docs: list[Doc], directory: Path) -> Path:
+    """The config file the container's `--config` names, written into `directory`."""
+    config = mounts(doc)[CONFIG_MOUNT]["configMap"]["name"]
+    data = find(docs, "ConfigMap", config)["data"]
+    args = container(doc)["args"]
+    path = PurePosixPath(args[args.index("--config") + 1])
+    assert str(path.parent) == CONFIG_MOUNT
+
+    copy = directory / path.name
+    copy.write_text(data[path.name], encoding="utf-8")
+    return copy

@@ -13,33 +13,13 @@ from remediator.config.settings import Settings
 from tests.deploy import dockerfile, manifests
 from tests.deploy.manifests import Doc
 
-CONFIG_MOUNT = "/etc/remediator/config"
-
-
-def pod_environ(doc: Doc) -> dict[str, str]:
-    """The container's environment as the kubelet fills it in."""
-    environ = {}
-    for name, value in manifests.env(doc).items():
-        if isinstance(value, str):
-            environ[name] = value
-        else:
-            # The only reference used: the pod's own namespace (downward API).
-            assert value == {"fieldRef": {"fieldPath": "metadata.namespace"}}, name
-            environ[name] = doc["metadata"]["namespace"]
-    return environ
+CONFIG_MOUNT = manifests.CONFIG_MOUNT
 
 
 def settings_of(doc: Doc, docs: list[Doc], tmp_path: Path) -> Settings:
     """What the remediator in this workload's container loads at start."""
-    config = manifests.mounts(doc)[CONFIG_MOUNT]["configMap"]["name"]
-    data = manifests.find(docs, "ConfigMap", config)["data"]
-    args = manifests.container(doc)["args"]
-    path = PurePosixPath(args[args.index("--config") + 1])
-    assert str(path.parent) == CONFIG_MOUNT
-
-    copy = tmp_path / path.name
-    copy.write_text(data[path.name], encoding="utf-8")
-    return loading.load_settings(copy, environ=pod_environ(doc))
+    config = manifests.mounted_config(doc, docs, tmp_path)
+    return loading.load_settings(config, environ=manifests.pod_environ(doc))
 
 
 def image_user() -> tuple[int, int]:
