@@ -1,6 +1,8 @@
 """
 Fixtures for the Kubernetes tests: settings, a fast retry policy and an
 executor wired to the fake API server (``fake_kube``).
+
+The fake server itself comes from the plugin the root conftest registers.
 """
 
 from __future__ import annotations
@@ -11,21 +13,14 @@ import pytest
 import pytest_asyncio
 from kubernetes_asyncio import client
 
+from remediator import __version__
 from remediator.config.settings import Settings
 from remediator.execution.kube import KubernetesExecutor
 from remediator.k8s.retrying import RetryPolicy
 from tests.fakekube.harness import FakeKube
 
-PLUGIN = "tests.fakekube.plugin"
-
 # Tests must not wait on real backoff; the number of tries stays realistic.
 FAST = RetryPolicy(attempts=5, max_delay=0.02)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # Until the root conftest lists the fake's plugin, load it for this folder.
-    if not config.pluginmanager.has_plugin(PLUGIN):
-        config.pluginmanager.import_plugin(PLUGIN)
 
 
 @pytest.fixture
@@ -33,9 +28,20 @@ def settings() -> Settings:
     return Settings.model_validate({"execution": {"rollout_timeout_seconds": 10.0}})
 
 
+def remediator_client(fake: FakeKube, token: str | None = None) -> client.ApiClient:
+    """
+    A client for ``fake`` that names itself as ``new_api_client`` does in a pod,
+    so the RBAC audit (tests/k8s/test_role.py) counts its requests as ours.
+    """
+    api = fake.api_client(token)
+    api.user_agent = f"remediator/{__version__}"
+    return api
+
+
 @pytest_asyncio.fixture
 async def api_client(fake_kube: FakeKube) -> AsyncIterator[client.ApiClient]:
-    async with fake_kube.api_client() as api:
+    """The client our code gets, with the all-allowed token."""
+    async with remediator_client(fake_kube) as api:
         yield api
 
 
