@@ -20,6 +20,11 @@ SKIP_REASONS: tuple[str, ...] = (
 )
 """Every value of the `reason` label of `remediator_skips_total`."""
 
+RESULT_FIGURES: tuple[str, ...] = (
+    "p50", "p95", "p99", "error_rate", "throughput", "success_rate",
+)
+"""Every value of the `metric` label of `remediator_results_missing_figures_total`."""
+
 PRESET_CODES: tuple[str, ...] = ("200", "400", "401", "413", "503")
 """Webhook answers exported at 0 from the start, so the first rejection alerts."""
 
@@ -78,6 +83,12 @@ class SelfMetrics:
             "Benchmark results that could not be read or parsed (last good values kept).",
             registry=registry,
         )
+        self.missing_figures = Counter(
+            "remediator_results_missing_figures",
+            "Benchmark results taken without a figure (not reported, or not a usable"
+            " number such as null, 0 ms or a sentinel), by metric; it is not exported.",
+            ["metric"], registry=registry,
+        )
         self.last_decision = Gauge(
             "remediator_last_decision_timestamp_seconds",
             "When the last decision was recorded (Unix time).", registry=registry,
@@ -122,3 +133,5 @@ class SelfMetrics:
             self.webhook_requests.labels(code)
         for result in ("new", "repeat", "rejected"):
             self.notifications.labels(result)
+        for figure in RESULT_FIGURES:
+            self.missing_figures.labels(figure)

@@ -86,14 +86,19 @@ class ResultsWatcher:
 
     def _accept(self, result: BenchResult) -> None:
         self.gauges.update(result)
+        for name, value in result.metrics().items():
+            if value is None:
+                self.metrics.missing_figures.labels(_figure(name)).inc()
         logger.info(
             "results updated from %s (%s): p95 %s ms, error rate %s, throughput %s req/s",
             result.source, result.format, _shown(result.p95_ms), _shown(result.error_rate),
             _shown(result.throughput_rps),
             extra={"path": result.source, "format": result.format},
         )
+        # A figure left unset is not exported: say which and why, once per result.
         for note in result.notes:
-            logger.info("results %s: %s", result.source, note)
+            logger.warning("results %s: %s", result.source, note,
+                           extra={"path": result.source})
 
 
 def _signature(path: Path) -> Signature | None:
@@ -102,6 +107,11 @@ def _signature(path: Path) -> Signature | None:
     except OSError:
         return None
     return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+def _figure(name: str) -> str:
+    """`p95_ms` -> `p95`, `throughput_rps` -> `throughput`: the names the rules use."""
+    return {"throughput_rps": "throughput"}.get(name, name.removesuffix("_ms"))
 
 
 def _shown(value: float | None) -> str:

@@ -9,6 +9,7 @@ tool's own key, and a run in which every request failed has no latencies.
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import datetime
 from typing import NoReturn
@@ -22,6 +23,11 @@ from remediator.errors import ResultError
 _CONSISTENT = 1e-6
 
 _LATENCIES = ("p50_ms", "p95_ms", "p99_ms")
+
+# About 11.6 days: no benchmark waits that long for one request. Values above
+# are sentinels that leaked into the output (INT64_MAX, a minimum that was
+# never set), and would otherwise scale a Deployment to its maximum.
+IMPLAUSIBLE_MS = 1e9
 
 
 class Figures:
@@ -149,6 +155,7 @@ class Figures:
         """The run as a `BenchResult`, after the rules every format shares."""
         if self.error_rate == 1.0:
             self.drop_latencies("every request failed")
+        self._drop_implausible_latencies()
 
         success_rate = self._success_rate()
 
@@ -167,6 +174,33 @@ class Figures:
             run_count=run_count,
             notes=tuple(self.notes),
         )
+
+    def _drop_implausible_latencies(self) -> None:
+        """Sentinels and defaults are no measurement: leave them unset, never export them."""
+        for name in _LATENCIES:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            # A served request never takes 0 ms: a 0 is a tool's default for a
+            # percentile it did not compute, and would read as perfect latency.
+            if value == 0:
+                self.note(f"{name} is 0, which no served request takes; left unset")
+                setattr(self, name, None)
+            elif value > IMPLAUSIBLE_MS:
+                self.note(f"{name} is {value:g}, far beyond any request; left unset")
+                setattr(self, name, None)
+
+        # Percentiles of one distribution never decrease: figures that do are
+        # not one run's (a writer swapped or mislabelled them), so none is trusted.
+        present = [(name, getattr(self, name)) for name in _LATENCIES]
+        ordered = [(name, value) for name, value in present if value is not None]
+        for (low, low_value), (high, high_value) in itertools.pairwise(ordered):
+            if low_value > high_value * (1 + _CONSISTENT):
+                self.drop_latencies(
+                    f"{low} {low_value:g} is above {high} {high_value:g}: percentiles of"
+                    " one run never decrease"
+                )
+                return
 
     def _success_rate(self) -> float | None:
         # The tool's own figure wins; ours is only the complement of the error rate.

@@ -90,6 +90,32 @@ async def test_missing_figure_is_absent_never_zero_or_nan(
     assert promtool_check(text).returncode == 0
 
 
+async def test_a_figure_left_unset_is_counted_and_named_in_a_warning(
+        make_daemon: MakeDaemon, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """
+    Field reports 24 and 25: no p99, and a sentinel p95, are exported as nothing.
+
+    Each is counted by metric in remediator_results_missing_figures_total and
+    named in a warning, so the gap is visible without reading the file.
+    """
+    native(tmp_path / "bench_results.json", p50_ms=40.0, p95_ms=9223372036854776.0,
+           error_rate=0.01, throughput_rps=1822.8)
+
+    with caplog.at_level("WARNING", logger="remediator.results"):
+        daemon = await make_daemon()
+    text = await daemon.metrics()
+
+    assert "llm_bench_latency_seconds{percentile=\"95\"}" not in text
+    assert "llm_bench_latency_seconds{percentile=\"99\"}" not in text
+    assert daemon.sample("llm_bench_latency_seconds", percentile="50") == pytest.approx(0.04)
+    assert daemon.sample("remediator_results_missing_figures_total", metric="p99") == 1
+    assert daemon.sample("remediator_results_missing_figures_total", metric="p95") == 1
+    assert daemon.sample("remediator_results_missing_figures_total", metric="throughput") == 0
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("p99_ms" in line for line in warned), warned
+    assert any("p95_ms" in line and "far beyond" in line for line in warned), warned
+
+
 async def test_no_data_run_exports_no_latency(make_daemon: MakeDaemon, tmp_path: Path) -> None:
     """A run where nothing completed (all latencies 0) exports no latency gauge (FR 24 c)."""
     native(tmp_path / "bench_results.json", p50_ms=0, p95_ms=0, p99_ms=0, error_rate=0,
