@@ -40,6 +40,11 @@ def register(subparsers: Any) -> None:
                         "bench/bench_results.json)")
     parser.add_argument("--state-dir", metavar="DIR",
                         help="where the SQLite state lives (default .remediator-state)")
+    parser.add_argument("--kubeconfig", metavar="PATH",
+                        help="kubeconfig for execution, leader election and state (default: "
+                        "in-cluster config in a pod, else $KUBECONFIG, then ~/.kube/config)")
+    parser.add_argument("--context", metavar="NAME",
+                        help="kubeconfig context to use (default: its current context)")
     parser.add_argument("--allow-insecure", action="store_true", default=None,
                         help="allow execution with an unauthenticated webhook (logs a warning)")
     parser.add_argument("--log-level", default="info",
@@ -63,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
             "results.path": args.results,
             "state.dir": args.state_dir,
             "server.allow_insecure": args.allow_insecure,
+            "kubernetes.kubeconfig": args.kubeconfig,
+            "kubernetes.context": args.context,
         },
     )
 

@@ -47,6 +47,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--state-dir", metavar="DIR",
                         help="apply cooldowns, rate limit and breaker from this state "
                         "directory, as the daemon does")
+    parser.add_argument("--kubeconfig", metavar="PATH",
+                        help="kubeconfig for execution (default: in-cluster config in a pod, "
+                        "else $KUBECONFIG, then ~/.kube/config)")
+    parser.add_argument("--context", metavar="NAME",
+                        help="kubeconfig context for execution (default: its current context)")
     parser.add_argument("--output", choices=("text", "json"), default="text",
                         help="report format on stdout")
     parser.add_argument("--fail-on", choices=tuple(FAIL_ON),
@@ -68,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
             "execution.auto_execute": args.auto_execute,
             "execution.dry_run": args.dry_run,
             "state.dir": args.state_dir,
+            "kubernetes.kubeconfig": args.kubeconfig,
+            "kubernetes.context": args.context,
         },
     )
     if args.run is not None and args.run < 0:

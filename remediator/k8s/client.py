@@ -44,7 +44,9 @@ _CONTENT_TYPES: dict[PatchType, str] = {
     "merge": "application/merge-patch+json",
     "json": "application/json-patch+json",
 }
-SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+"""Where a pod finds its service account's token, CA certificate and namespace."""
+
 FIELD_MANAGER = "remediator"
 
 
@@ -84,10 +86,8 @@ HPAS = Kind("autoscaling", "v2", "horizontalpodautoscalers")
 LEASES = Kind("coordination.k8s.io", "v1", "leases")
 
 
-SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-
-
-def own_namespace(settings: Settings, environ: Mapping[str, str] = os.environ) -> str:
+def own_namespace(settings: Settings, environ: Mapping[str, str] = os.environ,
+                  service_account: Path = SERVICE_ACCOUNT) -> str:
     """
     Where our own objects (state ConfigMap, Lease) live: `kubernetes.namespace`,
     else the pod's namespace (POD_NAMESPACE, the service account's), else the
@@ -96,35 +96,42 @@ def own_namespace(settings: Settings, environ: Mapping[str, str] = os.environ) -
     if settings.kubernetes.namespace:
         return settings.kubernetes.namespace
     candidates = [environ.get("POD_NAMESPACE", "")]
-    if SERVICE_ACCOUNT_NAMESPACE.exists():
-        candidates.append(SERVICE_ACCOUNT_NAMESPACE.read_text().strip())
+    if (service_account / "namespace").exists():
+        candidates.append((service_account / "namespace").read_text().strip())
     for candidate in candidates:
         if candidate and names.is_namespace(candidate):
             return candidate
     return settings.targets.namespace
 
 
-def in_cluster(environ: Mapping[str, str] = os.environ) -> bool:
+def in_cluster(environ: Mapping[str, str] = os.environ,
+               service_account: Path = SERVICE_ACCOUNT) -> bool:
     """Whether we run in a pod with a service account mounted."""
-    return bool(environ.get("KUBERNETES_SERVICE_HOST")) and SERVICE_ACCOUNT_TOKEN.exists()
+    return bool(environ.get("KUBERNETES_SERVICE_HOST")) and (service_account / "token").exists()
 
 
 async def new_api_client(
-    settings: Kubernetes, environ: Mapping[str, str] = os.environ
+    settings: Kubernetes,
+    environ: Mapping[str, str] = os.environ,
+    service_account: Path = SERVICE_ACCOUNT,
 ) -> k8s_client.ApiClient:
     """
     An `ApiClient` for the configured cluster; the caller closes it.
 
     An explicit kubeconfig or context always wins; otherwise a pod uses its
-    service account, and anything else the default kubeconfig.
+    service account, and anything else the default kubeconfig. The
+    service-account token is read again as the kubelet rotates it.
     """
     configuration = k8s_client.Configuration()
     explicit = settings.kubeconfig is not None or settings.context is not None
     try:
-        if not explicit and in_cluster(environ):
+        if not explicit and in_cluster(environ, service_account):
             # The library leaves this one function unannotated.
             k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
-                client_configuration=configuration
+                client_configuration=configuration,
+                token_filename=str(service_account / "token"),
+                cert_filename=str(service_account / "ca.crt"),
+                environ=dict(environ),
             )
         else:
             path = settings.kubeconfig or environ.get("KUBECONFIG") or str(
@@ -135,7 +142,8 @@ async def new_api_client(
                 client_configuration=configuration, persist_config=False,
             )
     except (k8s_config.ConfigException, OSError) as error:
-        where = "in-cluster" if not explicit and in_cluster(environ) else "kubeconfig"
+        where = ("in-cluster" if not explicit and in_cluster(environ, service_account)
+                 else "kubeconfig")
         raise ClientConfigError(f"kubernetes {where} configuration: {error}") from error
     api_client = k8s_client.ApiClient(configuration)
     api_client.user_agent = f"remediator/{__version__}"
