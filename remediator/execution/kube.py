@@ -235,7 +235,8 @@ class KubernetesExecutor:
                 what = step.code.replace("_", " ")
                 steps.append(Failure(
                     step.target, "rollout_failed",
-                    f"rollout of {step.target.ref} ({what}) did not complete: {result.message}",
+                    f"rollout of {step.target.ref} ({what}) was not seen to complete:"
+                    f" {result.message}",
                 ))
         return steps
 

@@ -40,8 +40,13 @@ async def retrying(
     *,
     what: str,
     policy: RetryPolicy = DEFAULT,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> T:
-    """Run `step`, again after each temporary error, up to `policy.attempts` tries."""
+    """
+    Run `step`, again after each temporary error, up to `policy.attempts` tries.
+
+    `sleep` waits between tries; tests pass one that records the waits.
+    """
     attempt = 1
     while True:
         try:
@@ -53,7 +58,7 @@ async def retrying(
             delay = _delay(error, attempt, policy)
             logger.info("%s: try %d failed (%s); retrying in %.2fs",
                         what, attempt, error.code, delay)
-            await asyncio.sleep(delay)
+            await sleep(delay)
             attempt += 1
 
 

@@ -71,7 +71,8 @@ async def wait(api: Api, target: Target, *, limit_seconds: float,
     Wait until the rollout of `target` finishes or fails, at most `limit_seconds`.
 
     A rollout that does not finish in time is reported as failed, with the
-    last state seen.
+    last state seen; so is one we may not follow (403 on the watch, 404).
+    Temporary errors only pause the wait, which the deadline bounds.
     """
     last = Progress(False, False, "not read yet")
     try:
@@ -87,6 +88,10 @@ async def wait(api: Api, target: Target, *, limit_seconds: float,
                     await asyncio.sleep(_PAUSE_AFTER_ERROR)
                 except errors.Gone:
                     continue
+                except errors.PermanentError as error:
+                    # Not allowed to read or watch it, or it is gone: waiting
+                    # longer cannot tell us how the rollout ends.
+                    return Progress(False, True, f"cannot follow the rollout: {error}")
     except TimeoutError:
         return Progress(False, True,
                         f"the rollout did not finish within {limit_seconds:g}s ({last.message})")

@@ -12,7 +12,7 @@ from remediator.k8s import rollouts
 from remediator.k8s.client import Api
 from tests.fakekube.harness import FakeKube
 from tests.k8s.conftest import FAST
-from tests.k8s.helpers import GATEWAY, NS, reasons, restart
+from tests.k8s.helpers import GATEWAY, NS, reasons, restart, restarted_at
 
 
 @pytest.mark.fake_kube(rollout_delay=0.3)
@@ -76,3 +76,23 @@ async def test_wait_survives_server_errors(
     result = await rollouts.wait(Api(api_client), GATEWAY, limit_seconds=20)
 
     assert result.done
+
+
+async def test_a_rollout_we_may_not_watch_is_recorded_as_failed(
+    fake_kube: FakeKube, settings: Settings
+) -> None:
+    """Without `watch` on deployments the restart is done, its verification fails, by name."""
+    fake_kube.cluster.add_deployment(NS, "llm-gateway", replicas=2)
+    fake_kube.cluster.hang_rollouts()
+    fake_kube.add_token("no-watch", user="system:serviceaccount:remediator:remediator")
+    fake_kube.cluster.auth.grant("no-watch", ["get", "list", "patch"], "apps/deployments", NS)
+    fake_kube.cluster.auth.grant("no-watch", "create", "events", NS)
+
+    async with fake_kube.api_client("no-watch") as api:
+        report = await KubernetesExecutor(settings, api, retry=FAST).run(restart())
+
+    assert report.outcome is Outcome.FAILED
+    assert report.details["code"] == "rollout_failed"
+    assert "cannot watch deployments" in report.reason
+    assert restarted_at(fake_kube, "llm-gateway") is not None
+    assert reasons(fake_kube, "llm-gateway") == ["RemediationApplied", "RemediationFailed"]
