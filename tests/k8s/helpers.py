@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from remediator.planning.actions import Action, ActionType, Target
@@ -76,3 +78,18 @@ def writes(fake: FakeKube, resource: str, name: str | None = None) -> list[Any]:
         if record.verb in ("patch", "update") and record.resource == resource
         and (name is None or record.name == name)
     ]
+
+
+def kubeconfig_with_a_dead_default(fake: FakeKube, path: Path) -> Path:
+    """
+    A kubeconfig whose current context points at nothing (port 9 on loopback)
+    and whose context `fakekube` reaches the fake: only `--context fakekube` works.
+    """
+    config = json.loads(fake.kubeconfig_path.read_text())
+    config["clusters"].append({"name": "dead", "cluster": {"server": "http://127.0.0.1:9"}})
+    config["contexts"].append({"name": "dead", "context": {"cluster": "dead",
+                                                           "user": "fakekube"}})
+    config["current-context"] = "dead"
+    path.write_text(json.dumps(config))
+    path.chmod(0o600)
+    return path

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+from remediator.config.settings import Settings
 from remediator.execution.base import Outcome
 from remediator.execution.kube import KubernetesExecutor
 from tests.fakekube.harness import FakeKube
+from tests.k8s.conftest import FAST
 from tests.k8s.helpers import BACKEND, NS, patch_config, reasons, restart, restarted_at
 
 PREVIOUS = "remediator.io/previous-MAX_TOKENS"
@@ -230,3 +232,35 @@ async def test_revert_with_nothing_to_revert_is_skipped(
 
     assert report.outcome is Outcome.SKIPPED
     assert report.details["code"] == "nothing_to_revert"
+
+
+async def test_a_configmap_argo_cd_manages_is_patched_with_a_warning(
+    fake_kube: FakeKube, executor: KubernetesExecutor
+) -> None:
+    """By default a ConfigMap with Argo CD's instance label is patched, and the record warns."""
+    fake_kube.cluster.add_deployment(NS, "llm-gateway")
+    fake_kube.cluster.add_deployment(NS, "llm-backend")
+    fake_kube.cluster.add_configmap(NS, "llm-config", {"MAX_TOKENS": "2048"},
+                                    labels={"argocd.argoproj.io/instance": "llm"})
+
+    report = await executor.run(patch_config("50"))
+
+    assert report.outcome is Outcome.EXECUTED
+    assert config(fake_kube)["data"] == {"MAX_TOKENS": "50"}
+    assert any("managed by Argo CD" in w for w in report.details["warnings"])
+
+
+async def test_a_deployment_flux_manages_is_not_restarted_in_skip_mode(
+    fake_kube: FakeKube, api_client: object
+) -> None:
+    """With execution.gitops: skip, a restart of a Flux-managed Deployment is left to Flux."""
+    settings = Settings.model_validate({"execution": {"gitops": "skip"}})
+    executor = KubernetesExecutor(settings, api_client, retry=FAST)  # type: ignore[arg-type]
+    fake_kube.cluster.add_deployment(
+        NS, "llm-backend", labels={"app": "llm-backend", "helm.toolkit.fluxcd.io/name": "llm"})
+
+    report = await executor.run(restart(BACKEND))
+
+    assert report.outcome is Outcome.SKIPPED
+    assert report.details["code"] == "gitops_managed"
+    assert restarted_at(fake_kube, "llm-backend") is None

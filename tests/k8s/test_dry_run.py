@@ -21,7 +21,7 @@ def seed(fake: FakeKube) -> None:
     fake.cluster.add_configmap(NS, "llm-config", {"MAX_TOKENS": "2048"})
 
 
-def snapshot(fake: FakeKube) -> list[object]:
+def snapshot(fake: FakeKube) -> list[tuple[str, str, str]]:
     return sorted(
         (kind, obj["metadata"]["name"], obj["metadata"]["resourceVersion"])
         for kind in ("Deployment", "ConfigMap", "ReplicaSet", "Event")

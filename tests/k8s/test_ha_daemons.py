@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import socket
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,38 +21,26 @@ import yaml
 from tests.daemon import payloads
 from tests.fakekube.harness import FakeKube
 from tests.k8s.helpers import NS, replicas
+from tests.k8s.processes import REPO, Server
 
-REPO = Path(__file__).resolve().parents[2]
 LEASE = 2.0
 RETRY = 0.3
 TOKEN = "webhook-secret"
 START_SECONDS = 30.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Daemon:
+class Daemon(Server):
     """One replica: a `remediator serve` process with its own service-account token."""
 
     def __init__(self, fake: FakeKube, tmp: Path, name: str) -> None:
-        self.name = name
         self.user = f"system:serviceaccount:{NS}:{name}"
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp / f"{name}.log"
-        self.process: asyncio.subprocess.Process | None = None
 
         # Exactly the shipped Role's rights, as the pod would have them.
         role = yaml.safe_load((REPO / "k8s/base/role.yaml").read_text())
         fake.add_token(f"sa-{name}", user=self.user, role_rules=role["rules"], namespace=NS)
         kubeconfig = fake.kubeconfig_for(f"sa-{name}", NS)
         (tmp / "webhook-token").write_text(TOKEN)
-        self.config = tmp / f"{name}.yaml"
-        self.config.write_text(yaml.safe_dump({
+        super().__init__(tmp, name, {
             "execution": {"auto_execute": True, "rollout_timeout_seconds": 10},
             "state": {"backend": "kubernetes"},
             "server": {"webhook_token_file": str(tmp / "webhook-token")},
@@ -68,51 +52,7 @@ class Daemon:
                     "renew_deadline_seconds": 1.4, "retry_period_seconds": RETRY,
                 },
             },
-        }))
-
-    async def start(self) -> None:
-        env = {**os.environ, "POD_NAME": self.name, "PYTHONPATH": str(REPO)}
-        env.pop("REMEDIATOR_WEBHOOK_TOKEN", None)
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "remediator", "serve", "--config", str(self.config),
-            "--listen", f"127.0.0.1:{self.port}", "--log-level", "debug",
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=self.log.open("wb"), env=env, cwd=self.config.parent,
-        )
-
-    def kill(self) -> None:
-        """kill -9: no drain, no release of the Lease."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), 15)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-
-    @property
-    def alive(self) -> bool:
-        return self.process is not None and self.process.returncode is None
-
-    async def ready(self, session: aiohttp.ClientSession) -> bool:
-        if not self.alive:
-            return False
-        try:
-            async with session.get(f"{self.url}/readyz") as response:
-                return response.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    async def actions(self, session: aiohttp.ClientSession) -> list[dict[str, Any]]:
-        async with session.get(f"{self.url}/api/v1/actions?limit=100",
-                               headers={"Authorization": f"Bearer {TOKEN}"}) as response:
-            assert response.status == 200, await response.text()
-            found: list[dict[str, Any]] = await response.json()
-            return found
+        }, env={"POD_NAME": name})
 
 
 class Service:
@@ -148,7 +88,7 @@ class Service:
             await asyncio.sleep(0.1)
 
     def logs(self) -> str:
-        return "\n".join(f"--- {d.name}\n{d.log.read_text()[-4000:]}" for d in self.daemons)
+        return "\n".join(d.tail() for d in self.daemons)
 
 
 @pytest.fixture
@@ -216,7 +156,7 @@ async def settled(daemon: Daemon, session: aiohttp.ClientSession) -> list[dict[s
     """The history once no decision in it is pending any more."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        history = await daemon.actions(session)
+        history = await daemon.actions(session, TOKEN)
         if history and all(a["outcome"] != "pending" for a in history):
             return history
         await asyncio.sleep(0.05)
@@ -228,7 +168,7 @@ async def decided(daemon: Daemon, session: aiohttp.ClientSession, starts_at: str
     """The history once it holds a decision about the episode that started at `starts_at`."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        history = await daemon.actions(session)
+        history = await daemon.actions(session, TOKEN)
         if any(a["alert"] and a["alert"]["startsAt"].startswith(starts_at) for a in history):
             return history
         await asyncio.sleep(0.05)

@@ -9,8 +9,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from remediator.config.settings import Settings
+from remediator.execution import election
 from remediator.k8s.client import Api
 from remediator.k8s.leadership import LeaseElector, LeaseSettings
+from remediator.leadership import Leadership
 from tests.fakekube.harness import FakeKube
 
 NS = "remediator"
@@ -184,3 +187,39 @@ async def test_a_flaky_api_never_yields_two_leaders(cluster: Cluster) -> None:
 
     assert all(r.task is not None and not r.task.done() for r in replicas)
     assert_never_two_leaders(timeline)
+
+
+async def test_the_daemon_elector_uses_the_configured_lease(
+    fake_kube: FakeKube, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lease name, namespace and timings come from the settings; leading flips readiness."""
+    monkeypatch.setenv("POD_NAME", "remediator-7d9f")
+    settings = Settings.model_validate({"kubernetes": {
+        "kubeconfig": str(fake_kube.kubeconfig_path), "namespace": "ops",
+        "leader_election": {
+            "enabled": True, "lease_name": "llm-remediator", "lease_duration_seconds": 7,
+            "renew_deadline_seconds": 5, "retry_period_seconds": 0.2,
+        },
+    }})
+    leadership = Leadership(leader=True)
+    configured = election.lease_settings(settings)
+
+    task = asyncio.create_task(election.run(settings, leadership))
+    try:
+        await asyncio.sleep(0)
+        at_start = leadership.leader
+        await fake_kube.cluster.wait_for(lambda: leadership.leader, what="leadership")
+        held = fake_kube.cluster.get("Lease", "ops", "llm-remediator")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    released = fake_kube.cluster.get("Lease", "ops", "llm-remediator")
+
+    assert not at_start
+    assert (configured.renew_deadline_seconds, configured.retry_seconds) == (5, 0.2)
+    assert held is not None and released is not None
+    assert held["spec"]["leaseDurationSeconds"] == 7
+    assert held["spec"]["holderIdentity"].startswith("remediator-7d9f_")
+    assert released["spec"].get("holderIdentity") is None
+    assert not leadership.leader

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+from kubernetes_asyncio import client
+
+from remediator.config.settings import Settings
 from remediator.execution.base import Outcome
 from remediator.execution.kube import KubernetesExecutor
 from tests.fakekube.harness import FakeKube
+from tests.k8s.conftest import FAST
 from tests.k8s.helpers import NS, combined, image, reasons, replicas, rollback, writes
 
 IMAGES = ["registry.example/gw:1", "registry.example/gw:2", "registry.example/gw:3"]
@@ -29,6 +35,24 @@ async def test_rollback_goes_to_the_previous_revision(
     assert image(fake_kube) == "registry.example/gw:2"
     assert fake_kube.cluster.rolled_out(NS, "llm-gateway") is not None
     assert reasons(fake_kube, "llm-gateway") == ["RemediationApplied"]
+
+
+async def test_rollback_uses_only_the_replicasets_the_deployment_owns(
+    fake_kube: FakeKube, executor: KubernetesExecutor
+) -> None:
+    """Another Deployment's ReplicaSets match the same labels; their templates are never used."""
+    shared = {"app": "llm"}
+    fake_kube.cluster.add_deployment(NS, "llm-gateway", images=IMAGES, labels=shared)
+    fake_kube.cluster.add_deployment(NS, "llm-other", labels=shared,
+                                     images=["registry.example/other:1",
+                                             "registry.example/other:2",
+                                             "registry.example/other:3"])
+
+    report = await executor.run(rollback())
+
+    assert report.outcome is Outcome.EXECUTED
+    assert image(fake_kube) == IMAGES[1]
+    assert image(fake_kube, "llm-other") == "registry.example/other:3"
 
 
 async def test_rollback_without_a_previous_revision_is_refused(
@@ -111,6 +135,30 @@ async def test_a_second_rollback_within_the_cooldown_is_refused(
     assert report.outcome is Outcome.REFUSED
     assert report.details["code"] == "rolled_back_recently"
     assert image(fake_kube) == IMAGES[1]
+
+
+async def test_after_the_rollback_cooldown_the_refusal_lifts(
+    fake_kube: FakeKube, api_client: client.ApiClient, settings: Settings
+) -> None:
+    """The second-undo refusal lasts the rollback cooldown (1800 s), not for ever."""
+    fake_kube.cluster.add_deployment(NS, "llm-gateway", images=IMAGES)
+    start = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    cooldown = timedelta(seconds=settings.guard.cooldowns.rollback)
+    await executor_at(settings, api_client, start).run(rollback())
+    await fake_kube.cluster.wait_rolled_out(NS, "llm-gateway")
+
+    within = await executor_at(settings, api_client, start + cooldown / 2).run(rollback())
+    after = await executor_at(settings, api_client, start + cooldown * 1.1).run(rollback())
+
+    assert within.details["code"] == "rolled_back_recently"
+    assert after.outcome is Outcome.EXECUTED
+    assert "from revision 4 to revision 3" in after.reason
+    assert image(fake_kube) == IMAGES[2]
+
+
+def executor_at(settings: Settings, api_client: client.ApiClient,
+                now: datetime) -> KubernetesExecutor:
+    return KubernetesExecutor(settings, api_client, retry=FAST, clock=lambda: now)
 
 
 async def test_a_retried_undo_after_a_lost_answer_does_not_undo_twice(

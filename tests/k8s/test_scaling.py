@@ -109,6 +109,27 @@ async def test_hpa_minimum_is_capped_by_its_own_maximum(
     assert any("maxReplicas 6" in w for w in report.details["warnings"])
 
 
+async def test_hpa_minimum_is_capped_by_our_max_replicas_too(
+    fake_kube: FakeKube, api_client: object
+) -> None:
+    """An HPA allowing 8 is raised only to the target's max_replicas 4 when the plan asks 10."""
+    settings = Settings.model_validate(
+        {"targets": {"gateway": {"deployment": "llm-gateway", "max_replicas": 4}}}
+    )
+    executor = KubernetesExecutor(settings, api_client, retry=FAST)  # type: ignore[arg-type]
+    fake_kube.cluster.add_deployment(NS, "llm-gateway", replicas=2)
+    fake_kube.cluster.add_hpa(NS, "gateway-hpa", target="llm-gateway",
+                              min_replicas=2, max_replicas=8)
+
+    report = await executor.run(scale(10))
+
+    hpa = fake_kube.cluster.get("hpa", NS, "gateway-hpa")
+    assert hpa is not None
+    assert report.outcome is Outcome.EXECUTED
+    assert hpa["spec"]["minReplicas"] == 4
+    assert any("capped at max_replicas 4" in w for w in report.details["warnings"])
+
+
 async def test_hpa_already_at_a_higher_minimum_is_left_alone(
     fake_kube: FakeKube, executor: KubernetesExecutor
 ) -> None:
@@ -193,9 +214,12 @@ async def test_conflicts_are_retried_after_a_fresh_read(
 
     report = await executor.run(scale(5))
 
+    scale_reads = [r for r in fake_kube.requests
+                   if (r.verb, r.resource) == ("get", "deployments/scale")]
     assert report.outcome is Outcome.EXECUTED
     assert replicas(fake_kube) == 5
     assert len(writes(fake_kube, "deployments/scale")) == 3
+    assert len(scale_reads) == 3
 
 
 async def test_endless_conflicts_fail_cleanly_with_reason_conflict(
@@ -228,7 +252,7 @@ async def test_a_concurrent_scale_up_is_never_lowered(
             fake_kube.cluster.patch("Deployment", NS, "llm-gateway", {"spec": {"replicas": 8}})
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    fake_kube.cluster.registry.patch_scale = racing_patch  # type: ignore[method-assign]
+    fake_kube.cluster.registry.patch_scale = racing_patch  # type: ignore[method-assign,assignment]
 
     report = await executor.run(scale(5))
 
