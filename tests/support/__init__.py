@@ -1,0 +1,1 @@
+"""Test support that needs no pytest: also used by `scripts/bench.py`."""
