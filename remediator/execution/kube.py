@@ -99,7 +99,9 @@ class KubernetesExecutor:
         """Carry `action` out on the cluster and report; API failures never raise."""
         target = action.target
         if action.type is ActionType.INVESTIGATE or target is None:
-            return _report(Outcome.SKIPPED, "nothing_to_do",
+            # Recorded like every dry run of it: there is nothing to send.
+            outcome = Outcome.DRY_RUN if self.dry_run else Outcome.SKIPPED
+            return _report(outcome, "nothing_to_do",
                            "an investigate action changes nothing; look at why the metric"
                            " is missing", None)
 

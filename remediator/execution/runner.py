@@ -19,9 +19,9 @@ Decided = tuple[Action, str, str]
 
 
 def executor_for(settings: Settings) -> Executor:
-    """The executor the settings ask for; dry-run unless execution is on."""
+    """The executor the settings ask for; a dry run unless execution is on."""
     if not settings.executing():
-        return DryRunExecutor()
+        return dry_run_executor_for(settings)
     if settings.execution.executor == "kubectl":
         from remediator.execution.kubectl import KubectlExecutor
 
@@ -38,6 +38,22 @@ def executor_for(settings: Settings) -> Executor:
 
     executor: Executor = KubernetesExecutor(settings)
     return executor
+
+
+def dry_run_executor_for(settings: Settings) -> Executor:
+    """
+    What carries out a dry run: the API's own (`dryRun=All`) when execution
+    is on but held back (AUTO_EXECUTE with DRY_RUN, or a type's `dry-run`
+    mode) through the Kubernetes executor, so RBAC and admission are checked
+    against the cluster; otherwise the local one, which contacts nothing and
+    shows the kubectl commands.
+    """
+    if settings.execution.auto_execute and settings.execution.executor == "kubernetes":
+        from remediator.execution.kube import KubernetesExecutor
+
+        server_side: Executor = KubernetesExecutor(settings, dry_run=True)
+        return server_side
+    return DryRunExecutor()
 
 
 async def carry_out_once(
@@ -57,13 +73,25 @@ async def carry_out_once(
         return await _carry_out_guarded(acted_on, settings, executor)
 
     decided: list[Decided] = []
+    held_back: Executor | None = None
     for action in acted_on:
         if action.priority > settings.execution.min_priority:
             decided.append((action, str(Outcome.SKIPPED),
                             f"below_priority: priority {action.priority} is below the "
                             f"execution threshold {settings.execution.min_priority}"))
             continue
-        report = await executor.run(action)
+
+        # The per-type modes hold as they do in the daemon's guard.
+        mode = settings.execution.modes.of(str(action.type))
+        if mode == "observe":
+            decided.append((action, str(Outcome.SKIPPED),
+                            f"observe: {action.type} actions are in observe mode: recorded only"))
+            continue
+        runs = executor
+        if mode == "dry-run" and settings.executing():
+            held_back = held_back or dry_run_executor_for(settings)
+            runs = held_back
+        report = await runs.run(action)
         decided.append((action, str(report.outcome), report.reason))
     return decided
 

@@ -93,6 +93,29 @@ async def test_watch_without_state_still_never_undoes_twice(
     assert image(fake_kube) == GATEWAY_IMAGES[1]
 
 
+async def test_watch_auto_execute_with_dry_run_asks_the_server_and_changes_nothing(
+    fake_kube: FakeKube, tmp_path: Path
+) -> None:
+    """--auto-execute --dry-run sends each undo with dryRun=All: checked, reported, not stored."""
+    seed(fake_kube)
+    before = {kind: [obj["metadata"]["resourceVersion"] for obj in fake_kube.cluster.list(kind, NS)]
+              for kind in ("Deployment", "ConfigMap", "ReplicaSet")}
+    env = {"KUBECONFIG": str(fake_kube.kubeconfig_path), "HOME": str(tmp_path)}
+
+    done = await remediator("watch", "--results", results(tmp_path), "--auto-execute",
+                            "--dry-run", cwd=tmp_path, env=env)
+
+    writes = [e for e in fake_kube.cluster.access_log if e.method in ("PATCH", "PUT", "POST")]
+    assert done.returncode == 0, done.stderr
+    assert ("rollback deployment/llm-gateway: dry_run - rolled_back: would roll back"
+            " deployment/llm-gateway from revision 3 to revision 2") in done.stdout
+    assert "rollback deployment/llm-backend: dry_run - rolled_back: would roll back" in done.stdout
+    assert writes and all("dryRun=All" in e.path for e in writes)
+    assert {kind: [obj["metadata"]["resourceVersion"] for obj in fake_kube.cluster.list(kind, NS)]
+            for kind in before} == before
+    assert fake_kube.cluster.list("Event", NS) == []
+
+
 async def test_watch_kubeconfig_and_context_flags_choose_the_cluster(
     fake_kube: FakeKube, tmp_path: Path
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from remediator.config.settings import Settings
+from remediator.execution import runner
 from remediator.execution.base import Outcome
 from remediator.execution.kube import KubernetesExecutor
 from remediator.planning.actions import Action
@@ -75,3 +76,51 @@ async def test_dry_run_still_meets_rbac(fake_kube: FakeKube, settings: Settings)
 
     assert report.outcome is Outcome.FAILED
     assert "cannot patch deployments/scale" in report.reason
+
+
+def on_the_fake(fake: FakeKube, **execution: object) -> Settings:
+    """Execution on, through the fake, with the given execution settings."""
+    return Settings.model_validate({
+        "execution": {"auto_execute": True, "rollout_timeout_seconds": 10, **execution},
+        "kubernetes": {"kubeconfig": str(fake.kubeconfig_path)},
+    })
+
+
+async def test_a_dry_run_mode_asks_the_server_while_other_types_execute(
+    fake_kube: FakeKube,
+) -> None:
+    """With rollback in dry-run mode, `watch --auto-execute` dry-runs the undo on the server."""
+    seed(fake_kube)
+    settings = on_the_fake(fake_kube, modes={"rollback": "dry-run"})
+
+    decided = await runner.carry_out_once([rollback(), scale(6)], settings)
+
+    outcomes = [(action.type.value, outcome) for action, outcome, _ in decided]
+    undo = [e for e in fake_kube.cluster.access_log
+            if e.method == "PATCH" and e.path.split("?")[0].endswith("/deployments/llm-gateway")]
+    assert outcomes == [("rollback", "dry_run"), ("scale", "executed")]
+    assert "would roll back deployment/llm-gateway" in decided[0][2]
+    assert undo and all("dryRun=All" in e.path for e in undo)
+    assert fake_kube.cluster.get("Deployment", NS, "llm-gateway")["spec"][  # type: ignore[index]
+        "template"]["spec"]["containers"][0]["image"] == IMAGES[1]
+
+
+async def test_an_observed_type_is_only_recorded(fake_kube: FakeKube) -> None:
+    """A type in observe mode sends nothing, even with execution on."""
+    seed(fake_kube)
+    settings = on_the_fake(fake_kube, modes={"scale": "observe"})
+
+    decided = await runner.carry_out_once([scale(6)], settings)
+
+    assert [(outcome, reason.split(":")[0]) for _, outcome, reason in decided] == [
+        ("skipped", "observe")]
+    assert fake_kube.requests == []
+
+
+def test_without_execution_the_dry_run_stays_local() -> None:
+    """Off (the default) or DRY_RUN alone: no cluster is contacted, the commands are shown."""
+    for execution in ({}, {"dry_run": True}, {"auto_execute": True, "executor": "kubectl",
+                                              "dry_run": True}):
+        settings = Settings.model_validate({"execution": execution})
+
+        assert runner.executor_for(settings).name == "dry-run"
