@@ -74,15 +74,26 @@ def load_settings(
     source = str(path) if path is not None else "<defaults>"
     raw = _read_yaml(Path(path)) if path is not None else {}
 
+    # Remember where each override came from, so an error names the variable or
+    # the flag the bad value was given by, not a file that never held it.
+    origins: dict[str, str] = {}
     env = os.environ if environ is None else environ
     for variable, dotted in ENVIRONMENT.items():
         if variable in env:
             _set_dotted(raw, dotted, _env_value(variable, dotted, env[variable]))
+            origins[dotted] = f"environment {variable}"
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(raw, dotted, value)
+            origins[dotted] = "command line"
 
-    return validate(raw, source=source)
+    try:
+        return validate(raw, source=source)
+    except ConfigError as error:
+        origin = _origin(error.field, origins)
+        if origin is None:
+            raise
+        raise ConfigError(origin, error.field, error.message) from None
 
 
 def validate(raw: Any, *, source: str) -> Settings:
@@ -93,6 +104,16 @@ def validate(raw: Any, *, source: str) -> Settings:
         return Settings.model_validate(raw)
     except pydantic.ValidationError as error:
         raise _first_problem(error, source) from None
+
+
+def _origin(field: str | None, origins: Mapping[str, str]) -> str | None:
+    """The variable or flag that set `field` (or the setting it lies under), if any."""
+    if field is None:
+        return None
+    for dotted, origin in origins.items():
+        if field == dotted or field.startswith(f"{dotted}."):
+            return origin
+    return None
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

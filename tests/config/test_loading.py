@@ -130,3 +130,63 @@ def test_bad_environment_boolean_names_the_variable() -> None:
     """A value that is neither true nor false is refused, naming the variable."""
     with pytest.raises(ConfigError, match=r"environment: AUTO_EXECUTE: 'maybe' is not true"):
         loading.load_settings(None, environ={"AUTO_EXECUTE": "maybe"})
+
+
+def test_every_default_of_the_issue_tables() -> None:
+    """The policy table, the guard's brakes and the daemon's limits as the issues give them."""
+    settings = loading.load_settings(None, environ={})
+    policy = settings.policy
+
+    assert [(rule.priority, rule.target, rule.replicas) for rule in (
+        policy.p95_warning, policy.p95_critical, policy.p95_emergency,
+        policy.throughput_warning, policy.throughput_critical, policy.p99_critical,
+        policy.combined,
+    )] == [(2, "gateway", 4), (1, "gateway", 5), (1, "gateway", 10), (2, "gateway", 4),
+           (1, "gateway", 5), (1, "backend", 5), (1, "gateway", 6)]
+    patch = policy.error_rate_warning
+    assert (patch.priority, patch.max_tokens, patch.restart) == (2, 50, ("gateway", "backend"))
+    rollback = policy.error_rate_critical
+    assert (rollback.priority, rollback.targets) == (1, ("gateway", "backend"))
+    assert 3 == policy.unknown.priority
+    assert 10 == settings.targets.backend.max_replicas
+
+    guard = settings.guard
+    assert (guard.cooldowns.scale, guard.cooldowns.patch_config, guard.cooldowns.rollback) == (
+        600, 900, 1800)
+    assert (guard.rate_limit.actions, guard.rate_limit.per_seconds) == (6, 3600)
+    assert (guard.breaker.max_actions, guard.breaker.window_seconds) == (3, 3600)
+    assert 10 * 1024 * 1024 == settings.server.body_limit_bytes
+    assert 3 * 3600 == settings.alerts.expiry
+    assert "127.0.0.1:8080" == settings.server.listen
+    assert ".remediator-state" == settings.state.dir
+    assert "bench/bench_results.json" == settings.results.path
+    assert not settings.executing()
+
+
+def test_dry_run_from_the_environment_keeps_execution_off() -> None:
+    """AUTO_EXECUTE=true with DRY_RUN=true still only shows."""
+    settings = loading.load_settings(None, environ={"AUTO_EXECUTE": "yes", "DRY_RUN": "true"})
+
+    assert settings.execution.auto_execute and settings.execution.dry_run
+    assert not settings.executing()
+
+
+def test_bad_environment_value_names_the_variable_not_a_file(tmp_path: Path) -> None:
+    """A value a variable set is blamed on the variable, even when a file is loaded too."""
+    path = write(tmp_path, "execution: {min_priority: 2}\n")
+
+    with pytest.raises(ConfigError) as caught:
+        loading.load_settings(path, environ={"REMEDIATOR_MIN_PRIORITY": "7"})
+
+    assert str(caught.value) == (
+        "environment REMEDIATOR_MIN_PRIORITY: execution.min_priority: Input should be less"
+        " than or equal to 3, got 7")
+
+
+def test_bad_flag_value_names_the_command_line() -> None:
+    """A bad --listen is reported as coming from the command line."""
+    with pytest.raises(ConfigError) as caught:
+        loading.load_settings(None, environ={}, overrides={"server.listen": "127.0.0.1:99999"})
+
+    assert str(caught.value) == (
+        "command line: server.listen: '127.0.0.1:99999' must be HOST:PORT")
