@@ -19,10 +19,13 @@ from typing import Any
 
 import pytest
 
+from remediator.execution.kube import KubernetesExecutor
+from remediator.k8s.retrying import RetryPolicy
 from remediator.logs import JsonFormatter
 from tests.daemon.conftest import Daemon, MakeDaemon
 from tests.daemon.payloads import alert, body, notification, resolved
-from tests.daemon.support import T0, RecordingExecutor
+from tests.daemon.support import T0, RecordingExecutor, make_settings
+from tests.fakekube.harness import FakeKube
 
 EXECUTING = {"execution.auto_execute": True, "server.allow_insecure": True}
 P95 = "LLMLatencyP95Critical"
@@ -356,3 +359,48 @@ async def test_hostile_target_labels_are_refused_in_one_log_line_each(
     assert len(lines) == len(hostile)
     assert all("is not a valid name" in line for line in lines)
     assert "$(id)" not in rendered(caplog.records)
+
+
+# --- 9: a burst of one rule's alerts, a repeat, a new episode, on a cluster ---------------
+
+
+async def test_burst_repeat_and_new_episode_on_a_cluster_of_three_replicas(
+        make_daemon: MakeDaemon, fake_kube: FakeKube, tmp_path: Path) -> None:
+    """
+    Field report 9 against the fake API, llm-gateway at 3 replicas, cooldown 5 min.
+
+    Four alerts differing only in `instance` make one scale, 3 to 5. The
+    repeat at 5m30s changes nothing. The new episode at 9m is judged afresh:
+    it is decided, and the executor says the target already holds 5, so
+    nothing is blocked forever and nothing is overdone.
+    """
+    fake_kube.cluster.add_deployment("default", "llm-gateway", replicas=3)
+    settings = make_settings(**{**EXECUTING, "guard.cooldowns.scale": 300,
+                                "state.dir": str(tmp_path / "state"),
+                                "results.path": str(tmp_path / "bench_results.json")})
+    async with fake_kube.api_client() as api:
+        executor = KubernetesExecutor(settings, api, retry=RetryPolicy(attempts=3,
+                                                                       max_delay=0.01))
+        daemon = await make_daemon(settings, executor=executor)
+        group = [alert(P95, instance=f"10.0.0.{n}:8000") for n in range(4)]
+
+        await daemon.post(notification(*group))
+        await daemon.settle()
+        daemon.clock.advance(330)
+        _, repeat = await daemon.post(notification(*group))
+        await daemon.settle()
+        daemon.clock.advance(90)
+        await daemon.post(notification(*[resolved(a, at(7)) for a in group]))
+        daemon.clock.advance(120)
+        await daemon.post(notification(*[alert(P95, instance=f"10.0.0.{n}:8000",
+                                               starts_at=at(9)) for n in range(4)]))
+        await daemon.settle()
+
+    first, again = await daemon.decisions()
+    scaled = [r for r in fake_kube.requests if r.verb in ("patch", "update")
+              and r.resource == "deployments/scale"]
+    assert (first.outcome, len(first.episodes)) == ("executed", 4)
+    assert repeat["repeat"] is True
+    assert (again.outcome, len(again.episodes)) == ("skipped", 4)
+    assert again.reason.startswith("already_at_replicas:")
+    assert len(scaled) == 1
