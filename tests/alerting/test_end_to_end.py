@@ -57,6 +57,8 @@ def _run(stack: Stack, timeline: Timeline, arrival: str) -> None:
     decisions = timeline.until("the scale to 5", lambda: _scaled_to(stack, 5))
 
     assert _scales(decisions) == ([4, 5] if arrival == "apart" else [5])
+    # p99 sits exactly at its 200 ms threshold: strict, so the backend is left alone.
+    assert {decision["target"] for decision in decisions} == {GATEWAY}
     assert decisions[-1]["alert"]["alertname"] == "LLMLatencyP95Critical"
     assert "--replicas=5" in decisions[-1]["command"]
     # Alertmanager shows people the critical alert; its warning twin is inhibited.
