@@ -279,3 +279,137 @@ def test_state_dir_history_is_the_daemons(tmp_path: Path) -> None:
         ("rollback", "default/deployment/llm-gateway", "dry_run"),
         ("scale", "default/deployment/llm-gateway", "skipped"),
     ]
+
+
+SWEEP = Path(__file__).resolve().parents[1] / "bench" / "fixtures" / "vllm-sweep.jsonl"
+
+
+def test_run_picks_a_run_of_a_multi_run_file(tmp_path: Path) -> None:
+    """A vLLM JSON Lines file gives its last run; --run 0 the first; the report says which."""
+    last = json.loads(watch(tmp_path, "--results", str(SWEEP), "--output", "json").stdout)
+    first = watch(tmp_path, "--results", str(SWEEP), "--run", "0", "--output", "json")
+    text = watch(tmp_path, "--results", str(SWEEP), "--run", "0")
+
+    assert {"index": 2, "count": 3} == last["run"]
+    assert 0 == first.returncode, first.stderr
+    assert {"index": 0, "count": 3} == json.loads(first.stdout)["run"]
+    assert json.loads(first.stdout)["metrics"] != last["metrics"]
+    assert "Format: vllm (run 1 of 3)" in text.stdout
+
+
+@pytest.mark.parametrize(("run", "expected"), [
+    ("9", "run: no run 9: the file holds 3 runs (0..2)"),
+    ("-1", "command line: --run: must be 0 or more, got -1"),
+])
+def test_a_run_that_is_not_there_exits_2(tmp_path: Path, run: str, expected: str) -> None:
+    """--run beyond the file's runs, or negative, is one line on stderr and exit 2."""
+    done = watch(tmp_path, "--results", str(SWEEP), "--run", run)
+
+    assert 2 == done.returncode
+    assert [f"remediator: error: {expected}" if run == "-1" else
+            f"remediator: error: {SWEEP}: {expected}"] == done.stderr.strip().splitlines()
+
+
+def test_json_actions_carry_every_documented_field(tmp_path: Path) -> None:
+    """Each action has priority, severity, type, target, description, rationale, command."""
+    report = json.loads(watch(tmp_path, "--results", str(results(tmp_path, EXAMPLE_2)),
+                              "--output", "json").stdout)
+
+    for action in report["actions"]:
+        assert {"priority", "severity", "type", "target", "description", "rationale",
+                "command"} <= set(action)
+    assert ["critical", "critical", "high"] == [a["severity"] for a in report["actions"]]
+    assert report["actions"][2]["rationale"] == (
+        "Throughput (12.00 req/s) is below warning threshold (15.0 req/s)")
+
+
+def test_script_header_says_when_and_from_what(tmp_path: Path) -> None:
+    """The script starts with strict bash, when it was made and from which results."""
+    path = results(tmp_path, EXAMPLE_2)
+    script = tmp_path / "fix.sh"
+
+    done = watch(tmp_path, "--results", str(path), "--generate-script", str(script))
+
+    assert 0 == done.returncode, done.stderr
+    head = script.read_text().splitlines()[:6]
+    assert head[0] == "#!/usr/bin/env bash"
+    assert any(line.startswith("# Generated: 20") for line in head)
+    assert any(line.startswith(f"# From results: {path} (native,") for line in head)
+    assert "set -euo pipefail" in head
+    assert f"Remediation script saved to: {script}" in done.stdout
+
+
+def kubectl_stub(tmp_path: Path, *, replicas: str = "") -> tuple[dict[str, str], Path]:
+    """A kubectl on PATH that records its argv and reads `replicas`; the environment for it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    log = tmp_path / "argv.log"
+    stub = bin_dir / "kubectl"
+    stub.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        f"open({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        f"if sys.argv[1] == 'get' and 'replicas' in sys.argv[-1]: print({replicas!r}, end='')\n"
+    )
+    stub.chmod(0o755)
+    return {"PATH": f"{bin_dir}:{os.environ['PATH']}", "REMEDIATOR_EXECUTOR": "kubectl"}, log
+
+
+def recorded(log: Path) -> list[list[str]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_auto_execute_from_the_environment_executes(tmp_path: Path) -> None:
+    """AUTO_EXECUTE=true does what --auto-execute does."""
+    env, log = kubectl_stub(tmp_path)
+
+    done = watch(tmp_path, "--results", str(results(tmp_path, EXAMPLE_2)),
+                 env={**env, "AUTO_EXECUTE": "true"})
+
+    assert 0 == done.returncode, done.stderr
+    assert ["rollout", "undo", "deployment", "llm-gateway", "--namespace=default"] in (
+        recorded(log))
+    assert "Execution:" in done.stdout
+
+
+def test_dry_run_from_the_environment_wins_over_auto_execute(tmp_path: Path) -> None:
+    """AUTO_EXECUTE=true with DRY_RUN=true still only shows: kubectl is never called."""
+    env, log = kubectl_stub(tmp_path)
+
+    done = watch(tmp_path, "--results", str(results(tmp_path, EXAMPLE_2)),
+                 env={**env, "AUTO_EXECUTE": "true", "DRY_RUN": "true"})
+
+    assert 0 == done.returncode, done.stderr
+    assert [] == recorded(log)
+    assert "Dry run, nothing changed:" in done.stdout
+    assert "dry_run - would run: kubectl rollout undo deployment llm-gateway" in done.stdout
+
+
+def test_execution_threshold_is_configurable(tmp_path: Path) -> None:
+    """execution.min_priority 2 executes the HIGH throughput scale too."""
+    env, log = kubectl_stub(tmp_path)
+    config = tmp_path / "c.yaml"
+    config.write_text("execution: {min_priority: 2}\n")
+
+    done = watch(tmp_path, "--results", str(results(tmp_path, EXAMPLE_2)), "--config",
+                 str(config), "--auto-execute", env=env)
+
+    assert 0 == done.returncode, done.stderr
+    assert ["scale", "deployment", "llm-gateway", "--replicas=4", "--namespace=default"] in (
+        recorded(log))
+
+
+def test_execution_never_lowers_replicas_and_says_so(tmp_path: Path) -> None:
+    """A live count above the plan's is read first and left alone, with the reason shown."""
+    env, log = kubectl_stub(tmp_path, replicas="8")
+
+    done = watch(tmp_path, "--results", str(results(tmp_path, {
+        "latency_stats": {"p95_ms": 165, "p99_ms": 180}, "error_rate": 0.0,
+        "throughput_rps": 20})), "--auto-execute", env=env)
+
+    assert 0 == done.returncode, done.stderr
+    assert [["get", "deployment", "llm-gateway", "--namespace=default", "-o",
+             "jsonpath={.spec.replicas}"]] == recorded(log)
+    assert ("scale deployment/llm-gateway: skipped - would_lower_replicas: deployment/"
+            "llm-gateway has 8 replicas, plan asks 5") in done.stdout

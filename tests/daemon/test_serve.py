@@ -198,3 +198,94 @@ async def _settled(server: Server, expected: set[int]) -> list[dict[str, Any]]:
 async def _text(url: str) -> str:
     async with aiohttp.ClientSession() as session, session.get(url) as reply:
         return await reply.text()
+
+
+# A kubectl whose scale blocks until the test releases it, so SIGTERM finds work in flight.
+BLOCKING_KUBECTL = """#!{python}
+import json, os, sys, time
+with open({log!r}, "a") as log:
+    log.write(json.dumps(sys.argv[1:]) + "\\n")
+if sys.argv[1] == "get":
+    print("1", end="")
+if sys.argv[1] == "scale":
+    open({started!r}, "w").close()
+    deadline = time.monotonic() + 60
+    while not os.path.exists({release!r}) and time.monotonic() < deadline:
+        time.sleep(0.02)
+"""
+
+
+async def _until(condition: Any, what: str) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+async def test_sigterm_lets_the_action_in_flight_finish_and_exits_0(
+        tmp_path: Path, servers: list[Server]) -> None:
+    """SIGTERM while kubectl scales: the action completes, is recorded executed, exit 0."""
+    from remediator.state.sqlite import SqliteStore
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    argv_log, started, release = tmp_path / "argv.log", tmp_path / "started", tmp_path / "go"
+    stub = bin_dir / "kubectl"
+    stub.write_text(BLOCKING_KUBECTL.format(python=sys.executable, log=str(argv_log),
+                                            started=str(started), release=str(release)))
+    stub.chmod(0o755)
+    port = free_port()
+    server = Server(["--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path / "state")],
+                    cwd=tmp_path, port=port, env={
+                        "PATH": f"{bin_dir}:{os.environ['PATH']}", "AUTO_EXECUTE": "true",
+                        "REMEDIATOR_EXECUTOR": "kubectl", "REMEDIATOR_WEBHOOK_TOKEN": "tok"})
+    servers.append(server)
+    await server.ready()
+
+    async with aiohttp.ClientSession() as session, session.post(
+            f"{server.url}/webhook/alertmanager",
+            data=body(notification(alert("LLMLatencyP95Critical"))),
+            headers={"Authorization": "Bearer tok"}) as reply:
+        assert reply.status == 200
+    await _until(started.exists, "kubectl scale to start")
+    server.process.send_signal(signal.SIGTERM)
+    await _until(lambda: "stopping: draining" in server.log.read_text(), "the drain")
+    release.touch()
+
+    assert server.stop() == 0, server.log.read_text()
+    store = SqliteStore(str(tmp_path / "state"))
+    await store.open()
+    try:
+        [decision] = await store.decisions(limit=10)
+    finally:
+        await store.close()
+    assert (decision.type, decision.outcome) == ("scale", "executed")
+    assert ["scale", "deployment", "llm-gateway", "--replicas=5", "--namespace=default"] in [
+        json.loads(line) for line in argv_log.read_text().splitlines()]
+
+
+@pytest.mark.parametrize(("config", "env", "expected"), [
+    ("thresholds:\n  p95_ms: {warning: 200}\n", {},
+     "thresholds.p95_ms: warning (200) must not be above critical (150)"),
+    ("state:\n  backend: etcd\n", {}, "state.backend: Input should be 'sqlite' or"),
+    ("", {"REMEDIATOR_MIN_PRIORITY": "0"}, "environment REMEDIATOR_MIN_PRIORITY"),
+    ("", {"AUTO_EXECUTE": "true"}, "execution is on but the webhook has no authentication"),
+])
+def test_serve_refuses_bad_settings_with_one_line_and_exit_2(
+        tmp_path: Path, config: str, env: dict[str, str], expected: str) -> None:
+    """A bad config, or execution without authentication, stops serve before it listens."""
+    path = tmp_path / "remediator.yaml"
+    path.write_text(config)
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("AUTO_EXECUTE", "DRY_RUN", "REMEDIATOR_WEBHOOK_TOKEN")}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "remediator", "serve", "--config", str(path),
+         "--listen", f"127.0.0.1:{free_port()}", "--state-dir", str(tmp_path / "state")],
+        cwd=tmp_path, env={**environ, "PYTHONPATH": str(REPO), **env}, capture_output=True,
+        text=True, timeout=START_SECONDS, check=False,
+    )
+
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("remediator: error: ") and expected in done.stderr
