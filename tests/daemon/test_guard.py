@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
-from remediator.execution.base import Outcome
+from remediator.execution.base import ExecutionReport, Outcome
+from remediator.metrics import SelfMetrics
+from remediator.planning.actions import Action, ActionType, Target
 from remediator.remediation.deciding import INTERRUPTED, Decider, carry_out
 from remediator.state.base import DecisionRecord, EpisodeRecord
 from remediator.state.sqlite import SqliteStore
@@ -309,3 +312,94 @@ async def test_carry_out_for_the_cli_honours_the_daemons_cooldowns(store: Sqlite
                               executor=RecordingExecutor(), clock=clock)
 
     assert [outcome(d) for _, d in decided] == ["cooldown", "executed"]
+
+
+def config_patch() -> Action:
+    config = Target("ConfigMap", "default", "llm-config")
+    return Action(ActionType.PATCH_CONFIG, 1, config, "Reduce MAX_TOKENS", "test",
+                  config_key="MAX_TOKENS", config_value="50", restarts=(BACKEND,))
+
+
+@pytest.mark.parametrize(("make", "seconds"), [
+    (lambda: scale(5), 600), (config_patch, 900), (lambda: rollback(), 1800),
+])
+async def test_each_type_has_its_default_cooldown(store: SqliteStore, make: Any,
+                                                  seconds: int) -> None:
+    """scale 10 min, config patch 15 min, rollback 30 min: a repeat waits exactly that long."""
+    clock = FakeClock()
+    decider = await decider_for(store, clock)
+
+    await decider.decide(make())
+    clock.advance(seconds - 1)
+    inside = await decider.decide(make())
+    clock.advance(2)
+    after = await decider.decide(make())
+
+    assert [outcome(inside), outcome(after)] == ["cooldown", "executed"]
+
+
+async def test_open_breaker_closes_after_its_quiet_period(store: SqliteStore) -> None:
+    """Without an operator, the breaker closes once guard.breaker.quiet_seconds have passed."""
+    clock = FakeClock()
+    decider = await decider_for(store, clock, **{"guard.breaker.quiet_seconds": 1800})
+    for replicas in (3, 4, 5):
+        await decider.decide(scale(replicas))
+        clock.advance(10)
+
+    blocked = await decider.decide(scale(6))
+    clock.advance(1800)
+    await decider.tidy(now=clock())
+    after_quiet = await decider.decide(scale(6))
+
+    assert outcome(blocked) == "breaker_open"
+    assert blocked is not None and decider.next_retry == pytest.approx(T0 + 20 + 1800)
+    assert outcome(after_quiet) == "executed"
+
+
+async def test_actions_older_than_the_breaker_window_do_not_count(store: SqliteStore) -> None:
+    """Three actions spread over more than an hour never open the breaker."""
+    clock = FakeClock()
+    decider = await decider_for(store, clock)
+
+    outcomes = []
+    for replicas in (3, 4, 5, 6):
+        outcomes.append(outcome(await decider.decide(scale(replicas))))
+        clock.advance(1900)
+
+    assert outcomes == ["executed"] * 4
+    assert decider.guard.targets[GATEWAY.key].breaker_opened_at is None
+
+
+async def test_an_escalation_still_stops_at_the_rate_limit(store: SqliteStore) -> None:
+    """A larger scale passes its cooldown, but not the global rate limit."""
+    clock = FakeClock()
+    decider = await decider_for(store, clock, **{"guard.rate_limit.actions": 1})
+
+    await decider.decide(scale(4))
+    escalation = await decider.decide(scale(5))
+
+    assert outcome(escalation) == "rate_limit"
+
+
+async def test_a_scale_that_would_lower_replicas_is_recorded_and_counted(
+        store: SqliteStore) -> None:
+    """The executor's would_lower_replicas skip is the decision's skip reason and metric label."""
+    clock = FakeClock()
+
+    class Higher(RecordingExecutor):
+        async def run(self, action: Action) -> ExecutionReport:
+            return ExecutionReport(Outcome.SKIPPED, "would_lower_replicas: it has 8, plan asks 5",
+                                   None, {"current": 8, "wanted": 5})
+
+    registry = CollectorRegistry()
+    decider = Decider(make_settings(**EXECUTING), store=store, executor=Higher(),
+                      metrics=SelfMetrics(registry), clock=clock)
+    await decider.load()
+
+    decided = await decider.decide(scale(5))
+    again = await decider.decide(scale(5))
+
+    assert outcome(decided) == "would_lower_replicas"
+    assert outcome(again) == "would_lower_replicas"
+    assert registry.get_sample_value("remediator_skips_total",
+                                     {"reason": "would_lower_replicas"}) == 2

@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 
 from remediator import logs
+from remediator.execution.base import Outcome
 from tests.daemon.conftest import MakeDaemon
 from tests.daemon.payloads import alert, notification
 from tests.daemon.support import RecordingExecutor
@@ -24,19 +25,21 @@ DEADLINE_SECONDS = 10.0
 
 
 class Sink:
-    """A webhook receiver that records bodies and fails or stalls as told."""
+    """A webhook receiver that records bodies, fails with the statuses given, or hangs."""
 
-    def __init__(self, *, failures: int = 0, stall: float = 0.0) -> None:
-        self.failures = failures
-        self.stall = stall
+    def __init__(self, *, failures: int = 0, statuses: tuple[int, ...] = (),
+                 hang: asyncio.Event | None = None) -> None:
+        self.statuses = list(statuses) or [500] * failures
+        self.hang = hang
+        self.attempts = 0
         self.bodies: list[dict[str, Any]] = []
 
     async def handle(self, request: web.Request) -> web.Response:
-        if self.stall:
-            await asyncio.sleep(self.stall)
-        if self.failures:
-            self.failures -= 1
-            return web.Response(status=500)
+        self.attempts += 1
+        if self.hang is not None:
+            await self.hang.wait()
+        if self.statuses:
+            return web.Response(status=self.statuses.pop(0))
         self.bodies.append(await request.json())
         return web.Response(text="ok")
 
@@ -77,23 +80,66 @@ async def test_executed_action_is_sent_to_slack_and_the_webhook(
 
 async def test_a_stalled_notifier_never_holds_up_remediation(
         make_daemon: MakeDaemon, aiohttp_server: Any) -> None:
-    """With a sink that hangs past its timeout, decisions still go on and failures count."""
-    hook = Sink(stall=5.0)
+    """A sink that never answers (its timeout far off): every decision is still taken."""
+    hook = Sink(hang=asyncio.Event())
     executor = RecordingExecutor()
     daemon = await make_daemon(executor=executor, **EXECUTING, **{
         "notify.webhook_url": await serve(aiohttp_server, hook),
-        "notify.timeout_seconds": 0.2, "notify.retries": 0,
+        "notify.timeout_seconds": 3600, "notify.retries": 3,
     })
 
-    started = time.monotonic()
-    await daemon.post(notification(alert("LLMLatencyP95Critical")))
-    await daemon.post(notification(alert("LLMLatencyP99Critical")))
-    await daemon.settle()
-    settled = time.monotonic() - started
-    await until(lambda: daemon.sample("remediator_notifier_failures_total", sink="webhook") >= 1)
+    try:
+        await daemon.post(notification(alert("LLMLatencyP95Critical")))
+        await daemon.post(notification(alert("LLMLatencyP99Critical")))
+        await daemon.settle()
+        await until(lambda: hook.attempts >= 1)
 
-    assert len(executor.actions) == 2
-    assert settled < 5.0
+        assert len(executor.actions) == 2
+        assert hook.bodies == []
+    finally:
+        hook.hang.set()  # type: ignore[union-attr]
+
+
+async def test_a_failing_sink_is_retried_then_counted(
+        make_daemon: MakeDaemon, aiohttp_server: Any, tmp_path: Path) -> None:
+    """notify.retries 2: three attempts on a 5xx, then one failure counted; a 4xx is not retried."""
+    failing, refusing = Sink(failures=3), Sink(statuses=(404,))
+    daemon = await make_daemon(executor=RecordingExecutor(), **EXECUTING, **{
+        "notify.webhook_url": await serve(aiohttp_server, failing),
+        "notify.retries": 2,
+    })
+    other = await make_daemon(executor=RecordingExecutor(), **EXECUTING, **{
+        "notify.webhook_url": await serve(aiohttp_server, refusing),
+        "notify.retries": 2, "state.dir": str(tmp_path / "other"),
+    })
+
+    for target in (daemon, other):
+        await target.post(notification(alert("LLMLatencyP95Critical")))
+        await target.settle()
+    await until(lambda: daemon.sample("remediator_notifier_failures_total", sink="webhook")
+                + other.sample("remediator_notifier_failures_total", sink="webhook") == 2)
+
+    assert (failing.attempts, failing.bodies) == (3, [])
+    assert (refusing.attempts, refusing.bodies) == (1, [])
+
+
+@pytest.mark.parametrize("result", [Outcome.REFUSED, Outcome.FAILED])
+async def test_refused_and_failed_actions_are_notified_skips_are_not(
+        make_daemon: MakeDaemon, aiohttp_server: Any, result: Outcome) -> None:
+    """The refused or failed backend scale is sent; the HIGH gateway scale, skipped, is not."""
+    hook = Sink()
+    daemon = await make_daemon(executor=RecordingExecutor(result), **EXECUTING, **{
+        "notify.webhook_url": await serve(aiohttp_server, hook),
+    })
+
+    await daemon.post(notification(alert("LLMLatencyP99Critical"),
+                                   alert("LLMThroughputLowWarning")))
+    await daemon.settle()
+    await asyncio.wait_for(daemon.services.notifier._queue.join(), DEADLINE_SECONDS)
+
+    assert [(b["decision"]["target"], b["decision"]["outcome"]) for b in hook.bodies] == [
+        ("default/deployment/llm-backend", str(result))]
+    assert [d.skip for d in await daemon.decisions()].count("below_priority") == 1
 
 
 async def test_breaker_opening_is_notified(make_daemon: MakeDaemon, aiohttp_server: Any) -> None:
