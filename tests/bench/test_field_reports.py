@@ -7,9 +7,13 @@ where a fraction belongs) never becomes a figure we export.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from remediator.bench.reading import parse_result
+from remediator.cli import main
 from remediator.errors import ResultError
 from tests.bench.support import parse_json, read
 
@@ -126,3 +130,23 @@ def test_error_rate_that_is_not_a_fraction_is_refused(rate: float) -> None:
 
     assert caught.value.field == "error_rate"
     assert "error_rate_percent" in caught.value.message
+
+
+def _no_constant(token: str) -> object:
+    raise AssertionError(f"{token} in JSON the product wrote")
+
+
+def test_watch_json_report_of_a_non_finite_result_has_no_nan(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Field report 24 a through `watch --output json`: missing figures are null, never NaN."""
+    path = tmp_path / "bench_results.json"
+    path.write_text('{"service": "checkout", "requests": 10, "latency_stats":'
+                    ' {"p95_ms": NaN, "p99_ms": Infinity}, "error_rate": 0.0,'
+                    ' "throughput_rps": -Infinity}')
+
+    code = main(["watch", "--results", str(path), "--output", "json"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert json.loads(out, parse_constant=_no_constant)
+    assert "NaN" not in out and "Infinity" not in out

@@ -465,3 +465,23 @@ async def test_kubectl_executor_refuses_a_hostile_name_without_running_anything(
         ["scale", "deployment", "checkout", "--replicas=5", "--namespace=shop"],
     ]
     assert "PWNED" not in names_under(tmp_path)
+
+
+# --- 25: a later result without p99 -------------------------------------------------------
+
+
+async def test_a_p99_is_never_carried_over_from_the_previous_result(
+        make_daemon: MakeDaemon, tmp_path: Path) -> None:
+    """Field report 25: after a result with p99, one without it exports no p99 at all."""
+    path = tmp_path / "bench_results.json"
+    native(path, p95_ms=75.0, p99_ms=480.0, error_rate=0.01, throughput_rps=1822.8)
+    daemon = await make_daemon()
+    assert daemon.sample("llm_bench_latency_seconds", percentile="99") == pytest.approx(0.48)
+
+    native(path, p95_ms=75.0, p99_ms=None, error_rate=0.01, throughput_rps=1822.8,
+           extra={"unknown": True})
+    await daemon.services.watcher.check()
+    text = await daemon.metrics()
+
+    assert 'percentile="99"' not in text
+    assert daemon.sample("llm_bench_latency_seconds", percentile="95") == pytest.approx(0.075)
