@@ -64,7 +64,19 @@ class Failure:
                 "message": self.message}
 
 
-Step = Change | Failure
+@dataclasses.dataclass(frozen=True)
+class Verified:
+    """A rollout seen to complete after a restart or an undo."""
+
+    target: Target
+    message: str
+
+    def summary(self) -> dict[str, Any]:
+        return {"target": str(self.target), "status": "verified", "code": "rollout_complete",
+                "message": self.message}
+
+
+Step = Change | Failure | Verified
 
 
 class KubernetesExecutor:
@@ -233,7 +245,9 @@ class KubernetesExecutor:
             for step in started
         ))
         for step, result in zip(started, results, strict=True):
-            if not result.done:
+            if result.done:
+                steps.append(Verified(step.target, f"rollout of {step.target.ref} complete"))
+            else:
                 what = step.code.replace("_", " ")
                 steps.append(Failure(
                     step.target, "rollout_failed",
@@ -249,6 +263,8 @@ class KubernetesExecutor:
         if ctx.dry_run:
             return
         for step in steps:
+            if isinstance(step, Verified):
+                continue
             if isinstance(step, Failure):
                 reason, message, uid = events.FAILED, step.message, None
             elif step.status is Status.APPLIED:
@@ -292,7 +308,8 @@ class KubernetesExecutor:
                            "; ".join(c.message for c in changes), command, details)
         if done:
             outcome = Outcome.DRY_RUN if self.dry_run else Outcome.EXECUTED
-            text = "; ".join(c.message for c in done)
+            verified = [step.message for step in steps if isinstance(step, Verified)]
+            text = "; ".join([c.message for c in done] + verified)
             return _report(outcome, done[0].code, _with_warnings(text, warnings), command,
                            details)
         return _report(Outcome.SKIPPED, changes[0].code if changes else "nothing_to_do",

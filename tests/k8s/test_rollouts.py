@@ -25,6 +25,8 @@ async def test_restart_reports_after_the_rollout_completed(
     report = await executor.run(restart())
 
     assert report.outcome is Outcome.EXECUTED
+    assert report.reason.endswith("; rollout of deployment/llm-gateway complete")
+    assert [step["status"] for step in report.details["steps"]] == ["applied", "verified"]
     assert fake_kube.cluster.rolled_out(NS, "llm-gateway") is not None
     watches = [entry.path for entry in fake_kube.cluster.access_log
                if "watch=true" in entry.path]
