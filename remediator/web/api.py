@@ -25,7 +25,7 @@ from remediator.errors import ResultError
 from remediator.execution.base import ExecutionReport, Outcome
 from remediator.planning.actions import Target
 from remediator.state.base import DecisionRecord, EpisodeRecord, TargetState
-from remediator.web.services import Services, require_auth, services
+from remediator.web.services import Services, read_body, require_auth, services
 
 logger = logging.getLogger("remediator.server")
 
@@ -114,7 +114,7 @@ async def push_results(request: web.Request) -> web.Response:
     require_auth(request)
     daemon = services(request)
     format = request.query.get("format") or None
-    data = await request.read()
+    data = await read_body(request)
     try:
         result = await daemon.watcher.push(data, format=format)
     except ResultError as error:

@@ -18,7 +18,7 @@ from remediator.alerting.payload import parse_notification
 from remediator.errors import PayloadError
 from remediator.remediation.pipeline import Busy
 from remediator.state.base import StateError
-from remediator.web.services import require_auth, services
+from remediator.web.services import read_body, require_auth, services, too_large
 
 logger = logging.getLogger("remediator.webhook")
 
@@ -34,13 +34,13 @@ async def alertmanager(request: web.Request) -> web.Response:
     if request.content_length is not None and request.content_length > limit:
         logger.warning("webhook body of %d bytes refused: the limit is %d"
                        " (server.body_limit_bytes)", request.content_length, limit)
-        raise _too_large(limit)
+        raise too_large(limit)
     try:
-        data = await request.read()
+        data = await read_body(request)
     except web.HTTPRequestEntityTooLarge:
         logger.warning("webhook body refused: larger than the limit of %d bytes"
                        " (server.body_limit_bytes)", limit)
-        raise _too_large(limit) from None
+        raise
 
     # Parse; what we will never accept is logged, because Alertmanager won't retry it.
     now = datetime.fromtimestamp(daemon.clock(), UTC)
@@ -73,10 +73,3 @@ async def alertmanager(request: web.Request) -> web.Response:
         "repeat": not changes.news,
     })
 
-
-def _too_large(limit: int) -> web.HTTPRequestEntityTooLarge:
-    return web.HTTPRequestEntityTooLarge(
-        max_size=limit, actual_size=0,
-        text=f'{{"error": "body larger than {limit} bytes (server.body_limit_bytes)"}}',
-        content_type="application/json",
-    )

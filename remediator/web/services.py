@@ -48,3 +48,24 @@ def require_auth(request: web.Request) -> None:
     auth = services(request).auth
     if not auth.allows(request):
         raise auth.challenge()
+
+
+def too_large(limit: int) -> web.HTTPRequestEntityTooLarge:
+    """The 413 of a body above `server.body_limit_bytes`, as JSON like our other errors."""
+    return web.HTTPRequestEntityTooLarge(
+        max_size=limit, actual_size=0,
+        text=f'{{"error": "body larger than {limit} bytes (server.body_limit_bytes)"}}',
+        content_type="application/json",
+    )
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The request body, or a 413 when it is above the limit (announced or not)."""
+    limit = services(request).settings.server.body_limit_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(limit)
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise too_large(limit) from None
+

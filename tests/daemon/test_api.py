@@ -204,3 +204,30 @@ async def test_state_store_failure_answers_503(daemon: Daemon) -> None:
 
     assert (failed, retried, reply["new"]) == (503, 200, 1)
     assert daemon.sample("remediator_state_errors_total") == 1
+
+
+def test_insecure_start_with_execution_logs_a_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """--allow-insecure lets execution start without authentication, and says so."""
+    from remediator.web.app import create_app
+
+    insecure = make_settings(**{"execution.auto_execute": True, "state.dir": str(tmp_path),
+                                "server.allow_insecure": True})
+
+    with caplog.at_level("WARNING", logger="remediator.server"):
+        create_app(insecure, environ={}, executor=RecordingExecutor())
+
+    [record] = [r for r in caplog.records if r.name == "remediator.server"]
+    assert record.levelname == "WARNING"
+    assert "execution is on and the webhook accepts anyone" in record.getMessage()
+
+
+async def test_a_pushed_result_over_the_body_limit_is_413_in_json(
+        make_daemon: MakeDaemon) -> None:
+    """POST /api/v1/results honours server.body_limit_bytes with a JSON error."""
+    daemon = await make_daemon(**{"server.body_limit_bytes": 2048})
+
+    status, reply = await daemon.api("POST", "/api/v1/results", data=b"{" + b" " * 4096 + b"}")
+
+    assert status == 413
+    assert reply == {"error": "body larger than 2048 bytes (server.body_limit_bytes)"}

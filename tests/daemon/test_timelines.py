@@ -172,3 +172,35 @@ async def test_emergency_alert_scales_to_the_emergency_count(make_daemon: MakeDa
 
     [decision] = await daemon.decisions()
     assert (decision.type, decision.replicas) == ("scale", 10)
+
+
+async def test_an_alert_inside_its_expiry_still_joins_a_combined_action(
+        make_daemon: MakeDaemon) -> None:
+    """Just under the default expiry (3 x the 1 h repeat) the p95 alert is still firing."""
+    executor = RecordingExecutor()
+    daemon = await make_daemon(executor=executor, **EXECUTING)
+
+    await daemon.post(notification(alert("LLMLatencyP95Critical")))
+    await daemon.settle()
+    daemon.clock.advance(3 * 3600 - 60)
+    await daemon.post(notification(alert("LLMErrorRateWarning", starts_at=at(179))))
+    await daemon.settle()
+
+    assert [(str(a.type), a.replicas) for a in executor.actions] == [
+        ("scale", 5), ("combined", 6)]
+
+
+async def test_expiry_is_a_setting(make_daemon: MakeDaemon) -> None:
+    """alerts.expiry_seconds 600: ten minutes without a re-send and the alert is gone."""
+    executor = RecordingExecutor()
+    daemon = await make_daemon(executor=executor, **EXECUTING, **{
+        "execution.min_priority": 2, "alerts.expiry_seconds": 600})
+
+    await daemon.post(notification(alert("LLMLatencyP95Critical")))
+    await daemon.settle()
+    daemon.clock.advance(660)
+    await daemon.post(notification(alert("LLMErrorRateWarning", starts_at=at(11))))
+    await daemon.settle()
+
+    assert [str(a.type) for a in executor.actions] == ["scale", "patch_config"]
+    assert daemon.sample("remediator_episodes_firing") == 1
