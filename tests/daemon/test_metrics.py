@@ -19,7 +19,8 @@ SELF_METRICS = (
     "remediator_action_duration_seconds", "remediator_recovery_seconds",
     "remediator_breaker_open", "remediator_queue_depth", "remediator_truncated_alerts_total",
     "remediator_results_read_failures_total", "remediator_last_decision_timestamp_seconds",
-    "remediator_leader",
+    "remediator_leader", "remediator_episodes_firing", "remediator_state_errors_total",
+    "remediator_results_missing_figures_total",
 )
 
 
@@ -209,4 +210,7 @@ async def test_counters_the_health_alerts_watch_start_at_zero(daemon: Daemon) ->
     assert 'remediator_actions_total{outcome="executed",type="rollback"} 0.0' in text
     assert 'remediator_webhook_requests_total{code="401"} 0.0' in text
     assert 'remediator_skips_total{reason="breaker_open"} 0.0' in text
+    for reason in ("duplicate", "cooldown", "rate_limit", "dry_run", "would_lower_replicas",
+                   "unknown_target", "invalid_target", "executor"):
+        assert f'remediator_skips_total{{reason="{reason}"}} 0.0' in text
     assert 'outcome="pending"' not in text
