@@ -2,8 +2,10 @@
 Field reports (the shared FIELD-REPORTS.md) across the exporter and the
 shipped rules: a benchmark document goes through the reader and the gauges,
 the exposition becomes promtool's input series, and the real promtool
-evaluates prometheus/rules.yml on it. So a figure the exporter leaves out
-(19, 25) or scales (27) is judged by the rules as a user's Prometheus would.
+evaluates the shipped rules on it (generated from the default config, which
+tests/alerting/test_rules.py keeps identical to prometheus/rules.yml). So a
+figure the exporter leaves out (19, 25) or scales (27) is judged by the
+rules as a user's Prometheus would.
 
 docs/field-reports.md maps every entry to its tests.
 """
@@ -23,13 +25,14 @@ from remediator.alerting import rules
 from remediator.bench.reading import parse_result
 from remediator.config.settings import Settings
 from remediator.exporting import BenchGauges
-from tests.alerting.tools import REPO, run
+from tests.alerting.tools import run
 
-RULES = REPO / "prometheus" / "rules.yml"
 SCRAPED = {"job": "remediator", "instance": "10.0.0.1:8080"}
 MINUTES = 20
 # Results finish at Unix time 0, where promtool's clock starts: fresh for the scenario.
 EPOCH = "1970-01-01T00:00:00Z"
+# Every figure but the error rate, each inside its thresholds.
+HEALTHY = {"latency_stats": {"p95_ms": 80, "p99_ms": 100}, "throughput_rps": 20}
 
 
 def exposition(document: dict[str, Any]) -> list[dict[str, str]]:
@@ -48,13 +51,25 @@ def exposition(document: dict[str, Any]) -> list[dict[str, str]]:
     return series
 
 
-def evaluate(tmp_path: Path, series: list[dict[str, str]],
-             checks: list[dict[str, Any]]) -> None:
-    """Run promtool test rules on the shipped rules; fail with its output."""
+def evaluate(tmp_path: Path, series: list[dict[str, str]], checks: list[dict[str, Any]],
+             firing: list[str]) -> None:
+    """
+    Run promtool test rules on the shipped rules; fail with its output.
+
+    `checks` are promtool's alert tests at 20m; `firing` is every alert name
+    that fires then, so nothing else may.
+    """
+    (tmp_path / "rules.yml").write_text(rules.render(rules.rule_file(Settings())),
+                                        encoding="utf-8")
+    names = {"expr": 'group by(alertname) (ALERTS{alertstate="firing"})',
+             "eval_time": f"{MINUTES}m",
+             "exp_samples": [{"labels": f'{{alertname="{name}"}}', "value": 1}
+                             for name in firing]}
     scenario = {
-        "rule_files": [str(RULES)],
+        "rule_files": ["rules.yml"],
         "evaluation_interval": "1m",
-        "tests": [{"interval": "1m", "input_series": series, "alert_rule_test": checks}],
+        "tests": [{"interval": "1m", "input_series": series, "alert_rule_test": checks,
+                   "promql_expr_test": [names]}],
     }
     (tmp_path / "test.yml").write_text(yaml.safe_dump(scenario), encoding="utf-8")
 
@@ -93,24 +108,25 @@ def test_a_p99_the_benchmark_lacks_raises_the_missing_alert_never_a_healthy_p99(
     Field reports 19 and 25: no p99, or none that is a number, is exported as nothing.
 
     The p99 alert cannot fire on it, and the companion alert says so after
-    its `for`: LLMBenchMetricsMissing for p99, and for nothing else.
+    its `for`: LLMBenchMetricsMissing is the only alert firing then.
     """
     series = exposition(document)
 
-    assert not any('percentile="99"' in entry["series"] for entry in series)
+    exported = " ".join(entry["series"] for entry in series)
+    assert 'percentile="99"' not in exported
+    assert 'percentile="95"' in exported and "llm_bench_error_ratio{" in exported
     evaluate(tmp_path, series, [
         {"eval_time": f"{MINUTES}m", "alertname": "LLMLatencyP99Critical", "exp_alerts": []},
         {"eval_time": f"{MINUTES}m", "alertname": "LLMBenchMetricsMissing",
          "exp_alerts": [expected("LLMBenchMetricsMissing", metric="p99")]},
-    ])
+    ], firing=["LLMBenchMetricsMissing"])
 
 
 @pytest.mark.parametrize(("document", "warning", "critical"), [
     # 27 d: a percentage written as such is 0.05: warning, not above the 5 % critical.
-    ({"latency_stats": {"p95_ms": 80}, "error_rate_percent": 5, "throughput_rps": 20}, "5%",
-     False),
+    ({**HEALTHY, "error_rate_percent": 5}, "5%", False),
     # 27 c: the fraction 0.06.
-    ({"latency_stats": {"p95_ms": 80}, "error_rate": 0.06, "throughput_rps": 20}, "6%", True),
+    ({**HEALTHY, "error_rate": 0.06}, "6%", True),
 ])
 def test_the_exported_error_ratio_meets_the_rule_thresholds_as_a_fraction(
         tmp_path: Path, document: dict[str, Any], warning: str, critical: bool) -> None:
@@ -127,4 +143,4 @@ def test_the_exported_error_ratio_meets_the_rule_thresholds_as_a_fraction(
          "exp_alerts": [expected("LLMErrorRateWarning", warning)]},
         {"eval_time": f"{MINUTES}m", "alertname": "LLMErrorRateCritical",
          "exp_alerts": [expected("LLMErrorRateCritical", warning)] if critical else []},
-    ])
+    ], firing=sorted(["LLMErrorRateWarning", *(["LLMErrorRateCritical"] if critical else [])]))
