@@ -426,9 +426,17 @@ class Notify(_Model):
     retries: Annotated[int, Field(ge=0, le=10)] = 3
 
 
+ResultFormat = Literal[
+    "native", "vllm", "llmperf", "genai-perf", "guidellm", "k6", "locust", "oha", "vegeta", "hey",
+]
+"""The readers of `remediator.bench` (a test keeps the two lists equal)."""
+
+
 class Results(_Model):
     path: str = "bench/bench_results.json"
-    format: str | None = None
+    format: ResultFormat | None = None
+    """None: detected from the content."""
+
     poll_seconds: Seconds = 5.0
 
 

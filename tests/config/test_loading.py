@@ -190,3 +190,17 @@ def test_bad_flag_value_names_the_command_line() -> None:
 
     assert str(caught.value) == (
         "command line: server.listen: '127.0.0.1:99999' must be HOST:PORT")
+
+
+def test_results_format_is_checked_when_loading(tmp_path: Path) -> None:
+    """A format no reader has stops the load, instead of failing every later read."""
+    from typing import get_args
+
+    from remediator.bench.detection import FORMATS
+    from remediator.config.settings import ResultFormat
+
+    path = write(tmp_path, "results: {format: bogus}\n")
+
+    with pytest.raises(ConfigError, match=r"results\.format: Input should be 'native', "):
+        loading.load_settings(path, environ={})
+    assert FORMATS == get_args(ResultFormat)
