@@ -2,18 +2,23 @@
 Kubernetes Events on the objects we change, so `kubectl describe` tells the story.
 
 Reasons: `RemediationApplied` (Normal), `RemediationRefused` and
-`RemediationFailed` (Warning). An Event that cannot be written is logged and
-forgotten: it must never turn a done action into a failed one.
+`RemediationFailed` (Warning). A temporary failure is retried like any step;
+the Event's name is chosen once, so a retry after a lost answer finds it
+there (409 AlreadyExists) instead of writing it twice. An Event that still
+cannot be written is logged and forgotten: it must never turn a done action
+into a failed one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
 from remediator.k8s import errors
 from remediator.k8s.changes import Context
 from remediator.k8s.client import EVENTS
+from remediator.k8s.retrying import retrying
 from remediator.planning.actions import Target
 
 logger = logging.getLogger("remediator.k8s")
@@ -57,7 +62,13 @@ async def emit(ctx: Context, target: Target, reason: str, message: str, *,
         "lastTimestamp": now,
         "count": 1,
     }
+
+    async def create() -> None:
+        # AlreadyExists: an earlier try landed and lost its answer.
+        with contextlib.suppress(errors.AlreadyExists):
+            await ctx.api.create(EVENTS, target.namespace, body)
+
     try:
-        await ctx.api.create(EVENTS, target.namespace, body)
+        await retrying(create, what=f"record event {reason} on {target}", policy=ctx.retry)
     except errors.KubeError as error:
         logger.warning("could not record event %s on %s: %s", reason, target, error)

@@ -208,3 +208,32 @@ async def test_a_request_that_times_out_is_tried_again(
     assert change.status is Status.APPLIED
     assert replicas(fake_kube) == 5
     assert requests_to(fake_kube, "get", "deployments/scale") == 2
+
+
+async def test_an_event_the_server_fails_to_take_is_written_on_a_retry(
+    fake_kube: FakeKube, executor: KubernetesExecutor
+) -> None:
+    """Two 503s on the Event's create: the scale's Event is still there, once."""
+    fake_kube.cluster.add_deployment(NS, "llm-gateway", replicas=3)
+    busy = fake_kube.faults.inject("error", verb="create", resource="events", times=2)
+
+    report = await executor.run(scale(5))
+
+    assert busy.fired == 2
+    assert report.outcome is Outcome.EXECUTED
+    assert reasons(fake_kube, "llm-gateway") == ["RemediationApplied"]
+
+
+async def test_an_event_whose_answer_is_lost_is_not_written_twice(
+    fake_kube: FakeKube, executor: KubernetesExecutor
+) -> None:
+    """The create lands but its answer is lost: the retry finds it there and stops."""
+    fake_kube.cluster.add_deployment(NS, "llm-gateway", replicas=3)
+    lost = fake_kube.faults.inject("drop_after", verb="create", resource="events", times=1)
+
+    report = await executor.run(scale(5))
+
+    assert lost.fired == 1
+    assert report.outcome is Outcome.EXECUTED
+    assert reasons(fake_kube, "llm-gateway") == ["RemediationApplied"]
+    assert requests_to(fake_kube, "create", "events") == 2
