@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from remediator.config import names
-from remediator.config.settings import CustomAlert, Settings
+from remediator.config.settings import CustomAction, CustomAlert, Settings
 from remediator.planning.actions import Action, ActionType, Target
 from remediator.planning.conditions import Condition, Level, Metric
 
@@ -35,7 +35,10 @@ RESULTS_STALE = "LLMBenchResultsStale"
 METRIC_LABEL = "metric"
 """The label of LLMBenchMetricsMissing naming the metric: p95, p99, error_rate, throughput."""
 
-RejectionCode = Literal["invalid_target", "unknown_target"]
+RejectionCode = Literal["invalid_target", "unknown_target", "invalid_action"]
+ACTIONS: tuple[CustomAction, ...] = ("scale", "rollback", "restart")
+MAX_REPLICAS_LABEL = 1000
+"""A replica count a label may ask for; the target's max_replicas caps it further."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,38 +119,67 @@ def _custom(custom: CustomAlert, labels: Mapping[str, str], settings: Settings
     alertname = custom.alertname
     targets = settings.targets
 
+    # The action: fixed in the config, else named by the alert's labels.
+    wanted = _wanted(custom, labels)
+    if isinstance(wanted, Rejected):
+        return wanted
+    action_type, replicas = wanted
+
     # The target: fixed in the config, else read from the alert's labels.
     deployment = custom.deployment or labels.get(custom.deployment_label)
     namespace = custom.namespace or labels.get(custom.namespace_label) or targets.namespace
     if not deployment:
-        return Rejected(alertname, custom.action, "invalid_target",
+        return Rejected(alertname, action_type, "invalid_target",
                         f"no `{custom.deployment_label}` label names the Deployment")
     problem = names.label_problem(namespace)
     if problem:
-        return Rejected(alertname, custom.action, "invalid_target",
+        return Rejected(alertname, action_type, "invalid_target",
                         f"namespace {namespace!r} is not a valid name: {problem}")
     problem = names.subdomain_problem(deployment)
     if problem:
-        return Rejected(alertname, custom.action, "invalid_target",
+        return Rejected(alertname, action_type, "invalid_target",
                         f"Deployment {deployment!r} is not a valid name: {problem}")
     allowed = targets.allowed_namespaces or (targets.namespace,)
     if namespace not in allowed:
-        return Rejected(alertname, custom.action, "unknown_target",
+        return Rejected(alertname, action_type, "unknown_target",
                         f"namespace {namespace!r} is not one we may act in"
                         f" (targets.allowed_namespaces: {', '.join(allowed)})")
 
     target = Target("Deployment", namespace, deployment)
     cause = f"alert {alertname} {namespace}/{deployment}"
     why = f"Alert {alertname} is firing for deployment/{deployment} in {namespace}"
-    if custom.action == "scale":
-        assert custom.replicas is not None
+    if action_type == "scale":
         action = Action(ActionType.SCALE, custom.priority, target,
                         f"Increase {deployment} replicas", why,
-                        replicas=custom.replicas, causes=(cause,))
-    elif custom.action == "rollback":
+                        replicas=replicas, causes=(cause,))
+    elif action_type == "rollback":
         action = Action(ActionType.ROLLBACK, custom.priority, target,
                         f"Roll back {deployment} to its previous version", why, causes=(cause,))
     else:
         action = Action(ActionType.RESTART, custom.priority, target,
                         f"Restart {deployment}", why, causes=(cause,))
     return Mapped(cause=cause, action=action)
+
+
+def _wanted(custom: CustomAlert, labels: Mapping[str, str]
+            ) -> tuple[CustomAction, int | None] | Rejected:
+    """The action type and, for a scale, the count: from the config, else from labels."""
+    action_type = custom.action
+    if action_type is None:
+        named = labels.get(custom.action_label, "")
+        if named not in ACTIONS:
+            return Rejected(custom.alertname, "custom", "invalid_action",
+                            f"the `{custom.action_label}` label must be scale, rollback or"
+                            f" restart, got {named[:64]!r}")
+        action_type = ACTIONS[ACTIONS.index(named)]
+    if action_type != "scale":
+        return action_type, None
+    if custom.replicas is not None:
+        return action_type, custom.replicas
+    text = labels.get(custom.replicas_label, "")
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_REPLICAS_LABEL):
+        return Rejected(custom.alertname, "scale", "invalid_action",
+                        f"a scale needs a `{custom.replicas_label}` label with a whole number"
+                        f" from 1 to {MAX_REPLICAS_LABEL}, got {text[:64]!r}")
+    return action_type, int(text)
+

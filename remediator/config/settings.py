@@ -215,24 +215,32 @@ class Policy(_Model):
 ActionType = Literal["scale", "patch_config", "rollback", "restart", "combined", "investigate"]
 
 
+CustomAction = Literal["scale", "rollback", "restart"]
+
+
 class CustomAlert(_Model):
     """
     An alert of the operator's own, mapped to one action.
 
-    The target is fixed here, or read from the alert's labels (the label
-    names are configurable), so one rule can serve many Deployments.
+    The action and the target are fixed here, or read from the alert's labels
+    (set next to the rule; the label names are configurable), so one rule can
+    serve many Deployments.
     """
 
-    alertname: str
-    action: Literal["scale", "rollback", "restart"]
+    alertname: Annotated[str, Field(min_length=1)]
+    action: CustomAction | None = None
+    """None: the alert's `action_label` label names it (scale, rollback or restart)."""
+
     priority: Priority = 2
     replicas: Replicas | None = None
-    """For `scale`: the count to reach (never lowers)."""
+    """For `scale`: the count to reach (never lowers); None: the `replicas_label` label."""
 
     deployment: str | None = None
     namespace: str | None = None
     deployment_label: str = "deployment"
     namespace_label: str = "namespace"
+    action_label: str = "action"
+    replicas_label: str = "replicas"
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
@@ -256,6 +264,17 @@ class Alerts(_Model):
     """No new benchmark result for this long raises LLMBenchResultsStale."""
 
     custom: Annotated[tuple[CustomAlert, ...], Lax] = ()
+
+    @field_validator("custom")
+    @classmethod
+    def _one_mapping_per_name(cls, value: tuple[CustomAlert, ...]) -> tuple[CustomAlert, ...]:
+        # Two mappings of one alert name: only the first would ever apply.
+        seen: set[str] = set()
+        for custom in value:
+            if custom.alertname in seen:
+                raise ValueError(f"alert {custom.alertname!r} is mapped twice")
+            seen.add(custom.alertname)
+        return value
 
     @property
     def expiry(self) -> float:

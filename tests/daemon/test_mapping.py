@@ -69,3 +69,71 @@ def test_custom_alert_without_a_deployment_label_is_rejected() -> None:
     mapped = map_alert({"alertname": "KubePodCrashLooping", "namespace": "default"}, settings)
 
     assert isinstance(mapped, Rejected) and mapped.code == "invalid_target"
+
+
+LABELLED = {"alerts": {"custom": [{"alertname": "ServingDegraded", "priority": 1}]},
+            "targets": {"allowed_namespaces": ["shop"]}}
+
+
+@pytest.mark.parametrize(("labels", "expected"), [
+    ({"action": "restart"}, (ActionType.RESTART, None)),
+    ({"action": "rollback"}, (ActionType.ROLLBACK, None)),
+    ({"action": "scale", "replicas": "7"}, (ActionType.SCALE, 7)),
+])
+def test_custom_alert_labels_name_the_action(labels: dict[str, str],
+                                             expected: tuple[ActionType, int | None]) -> None:
+    """Without an action in the config, the rule's own labels name it (and a scale's count)."""
+    mapped = map_alert({"alertname": "ServingDegraded", "namespace": "shop",
+                        "deployment": "api", **labels}, make_settings(LABELLED))
+
+    assert isinstance(mapped, Mapped) and mapped.action is not None
+    assert (mapped.action.type, mapped.action.replicas) == expected
+    assert mapped.action.target == Target("Deployment", "shop", "api")
+    assert mapped.action.priority == 1
+
+
+@pytest.mark.parametrize(("labels", "problem"), [
+    ({}, "the `action` label must be scale, rollback or restart, got ''"),
+    ({"action": "delete; rm -rf /"}, "got 'delete; rm -rf /'"),
+    ({"action": "scale"}, "a scale needs a `replicas` label with a whole number"),
+    ({"action": "scale", "replicas": "1e9"}, "got '1e9'"),
+    ({"action": "scale", "replicas": "5000"}, "from 1 to 1000, got '5000'"),
+])
+def test_custom_alert_with_a_bad_action_label_is_rejected(labels: dict[str, str],
+                                                          problem: str) -> None:
+    """An action label we do not know, or a scale without a sane count, is never acted on."""
+    mapped = map_alert({"alertname": "ServingDegraded", "namespace": "shop",
+                        "deployment": "api", **labels}, make_settings(LABELLED))
+
+    assert isinstance(mapped, Rejected) and mapped.code == "invalid_action"
+    assert problem in mapped.reason
+
+
+def test_label_names_for_action_and_count_are_settings() -> None:
+    """`action_label` and `replicas_label` pick other label names."""
+    settings = make_settings({"alerts": {"custom": [
+        {"alertname": "ServingDegraded", "action_label": "remediate",
+         "replicas_label": "to", "deployment": "api"}]}})
+
+    mapped = map_alert({"alertname": "ServingDegraded", "remediate": "scale", "to": "3",
+                        "action": "rollback"}, settings)
+
+    assert isinstance(mapped, Mapped) and mapped.action is not None
+    assert (mapped.action.type, mapped.action.replicas) == (ActionType.SCALE, 3)
+
+
+@pytest.mark.parametrize(("custom", "problem"), [
+    ([{"alertname": "A", "action": "restart"}, {"alertname": "A", "action": "rollback"}],
+     "alerts.custom: alert 'A' is mapped twice"),
+    ([{"alertname": "", "action": "restart"}], "alerts.custom.0.alertname: String should have"),
+    ([{"alertname": "A", "action": "scale"}], "a scale action needs `replicas`"),
+])
+def test_custom_mappings_are_checked_when_loading(custom: list[dict[str, str]],
+                                                  problem: str) -> None:
+    """A duplicate or empty alert name, or a scale without a count, stops the load."""
+    from remediator.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        make_settings({"alerts": {"custom": custom}})
+
+    assert problem in str(caught.value)

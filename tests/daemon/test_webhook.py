@@ -252,6 +252,28 @@ async def test_namespace_outside_the_allowed_ones_is_an_unknown_target(
     assert (decision.outcome, decision.skip) == ("skipped", "unknown_target")
 
 
+async def test_rule_labels_name_the_action_of_a_custom_alert(make_daemon: MakeDaemon) -> None:
+    """A custom alert without an action in the config acts as its labels say, or not at all."""
+    daemon = await make_daemon(raw={
+        "targets": {"allowed_namespaces": ["shop"]},
+        "alerts": {"custom": [{"alertname": "ServingDegraded", "priority": 1}]},
+    })
+
+    status, _ = await daemon.post(notification(
+        alert("ServingDegraded", namespace="shop", deployment="api", action="scale",
+              replicas="4"),
+        alert("ServingDegraded", namespace="shop", deployment="web", action="drop-tables"),
+    ))
+    await daemon.settle()
+
+    assert status == 200
+    assert sorted((d.type, d.target, d.outcome, d.skip) for d in await daemon.decisions()) == [
+        ("custom", None, "skipped", "invalid_action"),
+        ("scale", "shop/deployment/api", "dry_run", "dry_run"),
+    ]
+    assert daemon.sample("remediator_skips_total", reason="invalid_action") == 1
+
+
 async def test_group_key_with_quotes_is_opaque(daemon: Daemon, caplog: object) -> None:
     """A groupKey full of braces and quotes, and non-ASCII labels, round-trip safely (FR 7)."""
     group_key = ('{}/{severity=~"^(?:page)$"}:{alertname="LLMLatencyP95Critical",'
