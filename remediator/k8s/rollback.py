@@ -8,10 +8,12 @@ current revision is copied into the Deployment.
 
 Refused, with the reason, when the Deployment is paused, when its rollout is
 still in progress, when there is no previous revision, or when we rolled it
-back ourselves within the rollback cooldown: after an undo the bad revision
-*is* the previous one, so a second undo would bring it back. That last
-check reads our `remediator.io/rolled-back-at` annotation on the Deployment,
-so it holds across restarts and failovers.
+back ourselves within the rollback cooldown and it still runs the template
+we put back: after an undo the bad revision *is* the previous one, so a
+second undo would bring it back. That last check reads our
+`remediator.io/rolled-back-*` annotations on the Deployment, so it holds
+across restarts and failovers; once a new rollout replaced our template,
+the previous revision is ours again and undoing is safe.
 
 The decision is taken once, on the first read. Retries (after a 409 or a
 lost answer) compare the live template with the intended one: already there
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
+import json
 from datetime import timedelta
 
 from remediator.k8s import gitops, rollouts
@@ -44,6 +48,8 @@ REVISION = "deployment.kubernetes.io/revision"
 ROLLED_BACK_AT = "remediator.io/rolled-back-at"
 ROLLED_BACK_FROM = "remediator.io/rolled-back-from-revision"
 ROLLED_BACK_TO = "remediator.io/rolled-back-to-revision"
+ROLLED_BACK_TEMPLATE = "remediator.io/rolled-back-template"
+"""A digest of the pod template our undo put back."""
 POD_TEMPLATE_HASH = "pod-template-hash"
 # Annotations kubectl does not copy from the ReplicaSet onto the Deployment.
 _NOT_COPIED = frozenset({
@@ -101,8 +107,12 @@ def _refusal(ctx: Context, target: Target, deployment: JsonObject,
                       live=deployment)
 
     # After our undo the bad revision is the previous one: never undo twice.
-    at = parse_time(annotations_of(deployment).get(ROLLED_BACK_AT))
-    if at is not None and ctx.clock() - at < timedelta(seconds=cooldown_seconds):
+    ours = annotations_of(deployment)
+    at = parse_time(ours.get(ROLLED_BACK_AT))
+    # Without the digest (an older record) the template is taken to be ours.
+    replaced = ours.get(ROLLED_BACK_TEMPLATE) not in (None, digest(_template(deployment)))
+    if at is not None and not replaced \
+            and ctx.clock() - at < timedelta(seconds=cooldown_seconds):
         source = annotations_of(deployment).get(ROLLED_BACK_FROM, "?")
         return Change(
             Status.REFUSED, target, "rolled_back_recently",
@@ -168,7 +178,8 @@ async def _apply(ctx: Context, target: Target, undo: Undo) -> Change:
 
         merged = {**annotations_of(deployment), **undo.copied_annotations,
                   ROLLED_BACK_AT: stamp, ROLLED_BACK_FROM: str(undo.from_revision),
-                  ROLLED_BACK_TO: str(undo.to_revision)}
+                  ROLLED_BACK_TO: str(undo.to_revision),
+                  ROLLED_BACK_TEMPLATE: digest(undo.to_template)}
         body: list[JsonObject] = [
             # The resourceVersion we decided on: a concurrent write answers 409.
             {"op": "replace", "path": "/metadata/resourceVersion",
@@ -218,6 +229,12 @@ def _template(obj: JsonObject) -> JsonObject:
 
 def _same(left: JsonObject, right: JsonObject) -> bool:
     return left == right
+
+
+def digest(template: JsonObject) -> str:
+    """A short, stable digest of a pod template (as `_template` gives it)."""
+    text = json.dumps(template, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _selector(deployment: JsonObject) -> str:

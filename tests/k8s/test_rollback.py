@@ -137,6 +137,25 @@ async def test_a_second_rollback_within_the_cooldown_is_refused(
     assert image(fake_kube) == IMAGES[1]
 
 
+async def test_a_new_rollout_after_our_undo_may_be_undone_within_the_cooldown(
+    fake_kube: FakeKube, executor: KubernetesExecutor
+) -> None:
+    """Once a new template replaced ours, the previous revision is ours: undoing it is safe."""
+    fake_kube.cluster.add_deployment(NS, "llm-gateway", images=IMAGES)
+    await executor.run(rollback())
+    await fake_kube.cluster.wait_rolled_out(NS, "llm-gateway")
+    fake_kube.cluster.patch("Deployment", NS, "llm-gateway", {"spec": {"template": {
+        "spec": {"containers": [{"name": "app", "image": "registry.example/gw:4"}]}}}},
+        "strategic")
+    await fake_kube.cluster.wait_rolled_out(NS, "llm-gateway")
+
+    report = await executor.run(rollback())
+
+    assert report.outcome is Outcome.EXECUTED, report.reason
+    assert "from revision 5 to revision 4" in report.reason
+    assert image(fake_kube) == IMAGES[1]
+
+
 async def test_after_the_rollback_cooldown_the_refusal_lifts(
     fake_kube: FakeKube, api_client: client.ApiClient, settings: Settings
 ) -> None:
