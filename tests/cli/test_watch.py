@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,7 +46,8 @@ def test_sample_report_layout(tmp_path: Path) -> None:
 
     assert 0 == done.returncode, done.stderr
     out = done.stdout
-    assert "AUTO-REMEDIATION WATCHER REPORT" in out
+    assert out.startswith("=" * 70 + "\nAUTO-REMEDIATION WATCHER REPORT\n" + "=" * 70 + "\n")
+    assert re.search(r"^Timestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", out, re.MULTILINE)
     assert f"Results File: {path}" in out
     assert "  P95 Latency:     128.50 ms" in out
     assert "  Error Rate:      0.50%" in out
