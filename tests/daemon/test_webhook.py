@@ -113,6 +113,38 @@ async def test_late_firing_copy_does_not_reopen_a_resolved_episode(daemon: Daemo
     assert daemon.services.remediation.book.firing(now=daemon.clock()) == []
 
 
+async def test_new_episodes_are_in_the_store_when_the_200_comes_and_repeats_write_nothing(
+        make_daemon: MakeDaemon, tmp_path: Path) -> None:
+    """Before the worker looks at it, the episode is on disk; fifty repeats add no write."""
+    from remediator.leadership import Leadership
+    from remediator.state.sqlite import SqliteStore
+
+    daemon = await make_daemon(leadership=Leadership(leader=False))
+    store = daemon.services.store
+    writes: list[int] = []
+    original = store.save_episodes
+
+    async def counting(episodes: object) -> None:
+        writes.append(1)
+        await original(episodes)  # type: ignore[arg-type]
+
+    status, _ = await daemon.post(notification(alert(P95, fingerprint="a1b2c3d4e5f60708")))
+    reader = SqliteStore(tmp_path / "state")
+    await reader.open()
+    try:
+        stored = [(e.fingerprint, e.status) for e in await reader.load_episodes()]
+    finally:
+        await reader.close()
+    store.save_episodes = counting  # type: ignore[method-assign]
+    for _ in range(50):
+        await daemon.post(notification(alert(P95, fingerprint="a1b2c3d4e5f60708")))
+
+    assert status == 200
+    assert stored == [("a1b2c3d4e5f60708", "firing")]
+    assert writes == []
+    assert daemon.sample("remediator_notifications_total", result="repeat") == 50
+
+
 async def test_retry_storm_of_one_payload_gives_one_action(daemon: Daemon) -> None:
     """One payload sent 200 times, 20 at once, gives one decision and 199 repeats."""
     data = body(notification(alert(P95)))
