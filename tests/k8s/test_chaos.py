@@ -150,3 +150,20 @@ async def test_with_few_tries_failures_are_recorded_not_hidden(
     reports = await run_plan(executor)
 
     check(fake_kube, effects, reports)
+
+
+@pytest.mark.parametrize("seed_value", range(3))
+async def test_dropped_connections_on_a_third_of_requests(
+    fake_kube: FakeKube, api_client: client.ApiClient, settings: Settings, seed_value: int
+) -> None:
+    """Connections closed before any answer, on reads and writes alike: once, or failed."""
+    effects = seed(fake_kube)
+    dropped = fake_kube.faults.inject("drop", fraction=1 / 3, seed=seed_value)
+    executor = KubernetesExecutor(
+        settings, api_client, retry=RetryPolicy(attempts=6, max_delay=0.01)
+    )
+
+    reports = await run_plan(executor)
+
+    assert dropped.fired > 0
+    check(fake_kube, effects, reports)
