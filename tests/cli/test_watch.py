@@ -415,3 +415,16 @@ def test_execution_never_lowers_replicas_and_says_so(tmp_path: Path) -> None:
              "jsonpath={.spec.replicas}"]] == recorded(log)
     assert ("scale deployment/llm-gateway: skipped - would_lower_replicas: deployment/"
             "llm-gateway has 8 replicas, plan asks 5") in done.stdout
+
+
+@pytest.mark.parametrize("command", [
+    [], ["watch"], ["serve"], ["decisions"], ["pause"], ["resume"], ["breaker"],
+    ["revert-config"], ["rules"],
+])
+def test_every_subcommand_has_help(tmp_path: Path, command: list[str]) -> None:
+    """`remediator [COMMAND] --help` prints its usage and exits 0."""
+    done = subprocess.run([sys.executable, "-m", "remediator", *command, "--help"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+
+    assert 0 == done.returncode, done.stderr
+    assert done.stdout.startswith(f"usage: remediator {' '.join(command)}".rstrip())
