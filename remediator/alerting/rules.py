@@ -10,8 +10,9 @@ a threshold is exactly at it on both sides, and strict comparisons leave it
 quiet on both.
 
 Three groups come out:
-- `llm-bench`: an alert per threshold, plus stale and absent results. These
-  are the alerts the daemon maps to conditions and acts on.
+- `llm-bench`: an alert per threshold, plus stale and absent results (with
+  the recording rule that lists the absent gauges). These are the alerts
+  the daemon maps to conditions and acts on.
 - `llm-bench-forecast`: an early warning that p95 will soon be critical, for
   people only; the daemon does not act on it.
 - `remediator`: the remediator's own health, for people.
@@ -63,6 +64,10 @@ THROUGHPUT_CRITICAL = "LLMThroughputLowCritical"
 STALE = "LLMBenchResultsStale"
 MISSING = "LLMBenchMetricsMissing"
 FORECAST = "LLMLatencyP95CriticalSoon"
+# A series per gauge the remediator does not export, labelled `metric`
+# (p95, p99, error_rate, throughput): the one LLMBenchMetricsMissing alert
+# counts them, and people query it to see which.
+MISSING_GAUGE = "llm_bench:missing_gauge"
 
 # The alerts the daemon maps to conditions, in rule-file order.
 BENCH_ALERTS: tuple[str, ...] = (
@@ -157,6 +162,17 @@ def inhibitions(settings: Settings) -> list[tuple[str, str]]:
 
 
 @dataclasses.dataclass(frozen=True)
+class Recording:
+    """A recording rule: an expression Prometheus stores under a new name."""
+
+    record: str
+    expr: str
+
+    def document(self) -> dict[str, Any]:
+        return {"record": self.record, "expr": self.expr}
+
+
+@dataclasses.dataclass(frozen=True)
 class Rule:
     alert: str
     expr: str
@@ -180,8 +196,10 @@ class Rule:
 
 def rule_file(settings: Settings) -> dict[str, Any]:
     """The rule file as a document: `{"groups": [...]}`."""
-    groups = [
-        (GROUP_BENCH, bench_rules(settings)),
+    # Rules of a group run in order: the recording rule is fresh when the
+    # missing alert reads it in the same evaluation.
+    groups: list[tuple[str, Sequence[Rule | Recording]]] = [
+        (GROUP_BENCH, [missing_gauges(settings), *bench_rules(settings)]),
         (GROUP_FORECAST, [forecast_rule(settings)]),
         (GROUP_HEALTH, health_rules(settings)),
     ]
@@ -201,7 +219,7 @@ def bench_rules(settings: Settings) -> list[Rule]:
     """The alerts the daemon acts on: thresholds, stale results, absent gauges."""
     rules = [_threshold_rule(threshold, settings) for threshold in thresholds(settings)]
     rules.append(_stale_rule(settings))
-    rules.extend(_missing_rule(metric, settings) for metric in SELECTOR)
+    rules.append(_missing_rule(settings))
     return rules
 
 
@@ -378,35 +396,62 @@ def _stale_rule(settings: Settings) -> Rule:
     )
 
 
-def _missing_rule(metric: Metric, settings: Settings) -> Rule:
-    # Not `absent()`: its alert would carry no `namespace` label, and the
+def missing_gauges(settings: Settings) -> Recording:
+    """One series per benchmark gauge the remediator does not export."""
+    # Not `absent()`: its result would carry no `namespace` label, and the
     # Prometheus Operator routes an AlertmanagerConfig only the alerts of its
-    # own namespace. Anchored on the remediator being up, the alert keeps the
-    # labels of the remediator's scrape target; when it is down, RemediatorDown
-    # says so instead. The daemon withdraws the figures of a stale result:
-    # then LLMBenchResultsStale speaks, and this stays quiet.
+    # own namespace. Anchored on the remediator being up, each series keeps
+    # the labels of the remediator's scrape target; when it is down,
+    # RemediatorDown says so instead. The daemon withdraws the figures of a
+    # stale result: then LLMBenchResultsStale speaks, and this stays empty.
     job = settings.rules.remediator_job
+    up = f'group without({_REPLICA_LABELS}) (up{{job="{job}"}} == 1)'
+    branches = [
+        f"label_replace(\n"
+        f"  {up}\n"
+        f"  unless on(namespace) {SELECTOR[metric]},\n"
+        f'  "metric", "{metric.value}", "", ""\n'
+        f")"
+        for metric in SELECTOR
+    ]
     stale = _number(settings.alerts.results_stale_seconds)
-    actions = planner.plan([Condition(metric, Level.UNKNOWN)], settings)
-    return Rule(
-        alert=MISSING,
+    return Recording(
+        record=MISSING_GAUGE,
         expr=(
-            f'group without({_REPLICA_LABELS}) (up{{job="{job}"}} == 1)\n'
-            f"unless on(namespace) {SELECTOR[metric]}\n"
+            "(\n"
+            + _indent("\nor ".join(branches))
+            + "\n)\n"
             f"unless on(namespace) (time() - {LAST_RESULT} > {stale})\n"
         ),
+    )
+
+
+def _missing_rule(settings: Settings) -> Rule:
+    # One alert however many gauges are missing: its `for` does not restart
+    # when a second gauge goes, and people get one page, not four.
+    metrics = list(SELECTOR)
+    actions = planner.plan([Condition(metric, Level.UNKNOWN) for metric in metrics], settings)
+    nouns = ", ".join(_NOUN[metric] for metric in metrics[:-1]) + f" or {_NOUN[metrics[-1]]}"
+    return Rule(
+        alert=MISSING,
+        expr=f"count without(metric) ({MISSING_GAUGE})\n",
         for_seconds=settings.rules.missing_for_seconds,
-        labels={"severity": "warning", **_remediation_labels(actions), "metric": metric.value},
+        labels={"severity": "warning", **_remediation_labels(actions)},
         annotations={
-            "summary": f"No {_NOUN[metric]} gauge ({SELECTOR[metric]})",
+            "summary": "The remediator does not export every benchmark gauge",
             "description": (
-                f"The remediator is up but exports no {SELECTOR[metric]}: the latest result "
-                f"did not report {_NOUN[metric]}. Missing data is not healthy data: its "
-                f"threshold alerts cannot fire. {_remedies(actions)}"
+                f"The remediator is up but exports no gauge for one or more of {nouns}: "
+                "the latest result did not report them. Missing data is not healthy "
+                "data: their threshold alerts cannot fire. The Prometheus query "
+                f"{MISSING_GAUGE} lists them by `metric`. {_remedies(actions[:1])}"
             ),
             "runbook_url": _runbook(settings, MISSING),
         },
     )
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" for line in text.splitlines())
 
 
 _NOUN: dict[Metric, str] = {

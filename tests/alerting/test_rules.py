@@ -19,6 +19,7 @@ from remediator.cli import main
 from remediator.config import loading
 from remediator.config.settings import Settings
 from remediator.exporting import BenchGauges
+from remediator.planning import planner
 from tests.alerting.tools import REPO, run
 
 RULES = REPO / "prometheus" / "rules.yml"
@@ -26,6 +27,12 @@ UNIT_TESTS = sorted((REPO / "prometheus" / "tests").glob("*.yml"))
 
 
 def _documents(settings: Settings) -> list[dict[str, Any]]:
+    """The alerting rules of the generated file."""
+    return [rule for rule in _every_rule(settings) if "alert" in rule]
+
+
+def _every_rule(settings: Settings) -> list[dict[str, Any]]:
+    """Alerting and recording rules, in file order."""
     return [
         rule for group in rules.rule_file(settings)["groups"] for rule in group["rules"]
     ]
@@ -47,7 +54,7 @@ class TestCommittedRules:
         checked = run("promtool", "check", "rules", "--lint=all", "--lint-fatal", str(RULES))
 
         assert checked.returncode == 0, checked.stdout + checked.stderr
-        assert "SUCCESS: 20 rules found" in checked.stdout
+        assert "SUCCESS: 18 rules found" in checked.stdout
 
     def test_the_example_prometheus_config_is_valid(self) -> None:
         """`promtool check config` passes on prometheus/prometheus.yml and its rule file."""
@@ -77,36 +84,130 @@ class TestCommittedRules:
         assert names - quiet == set()
 
 
+def _duration(text: str) -> float:
+    """Seconds in a Prometheus duration such as `2m`, `1h30m` or `90s`."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    parts = re.findall(r"(\d+)(ms|s|m|h|d)", text)
+    assert parts and "".join(n + u for n, u in parts) == text, text
+    return sum(int(number) * units[unit] for number, unit in parts)
+
+
+def _checks() -> list[tuple[str, str, float, bool]]:
+    """(test case, alert, eval time in seconds, firing?) for every alert check."""
+    found = []
+    for path in UNIT_TESTS:
+        for case in yaml.safe_load(path.read_text(encoding="utf-8"))["tests"]:
+            name = f"{path.name}: {case['name']}"
+            found += [
+                (name, check["alertname"], _duration(check["eval_time"]),
+                 bool(check["exp_alerts"]))
+                for check in case.get("alert_rule_test", [])
+            ]
+    return found
+
+
+class TestTheUnitTestsCoverEveryRule:
+    def test_every_alert_fires_waits_out_its_for_and_resolves(self) -> None:
+        """
+        Each alert has, in one test case, a firing check and quiet checks that
+        prove it pending and resolved.
+
+        Firing at F means the alert has been active since F - `for` or earlier,
+        so a quiet check at F - `for` <= t < F sees it pending; a quiet check
+        after F sees it resolved.
+        """
+        holds = {rule["alert"]: _duration(rule["for"]) for rule in _documents(Settings())}
+        checks = _checks()
+        missing = []
+        for alert, hold in holds.items():
+            mine = [(case, at, firing) for case, name, at, firing in checks if name == alert]
+            fired = [(case, at) for case, at, firing in mine if firing]
+            quiet = [(case, at) for case, at, firing in mine if not firing]
+            pending = any(c == case and f - hold <= q < f for case, f in fired for c, q in quiet)
+            resolved = any(c == case and q > f for case, f in fired for c, q in quiet)
+            missing += [f"{alert}: {what}" for what, ok in
+                        (("firing", fired), ("pending", pending), ("resolving", resolved))
+                        if not ok]
+
+        assert missing == []
+
+
+def _mutants(kind: str) -> dict[str, tuple[str, str]]:
+    """
+    Per rule (alert or record name), a weakened expression: (original, weakened).
+
+    - strict: a threshold compared with >= or <=, so a value exactly at it fires;
+    - fresh: no freshness gate, so a stale result still acts;
+    - absent: an absent gauge taken as bad, so missing data fires the alert;
+    - fold: instance and pod kept, so two replicas raise two alerts.
+    """
+    settings = Settings()
+    documents = {rule.get("alert") or rule["record"]: rule["expr"]
+                 for rule in _every_rule(settings)}
+    mutants: dict[str, tuple[str, str]] = {}
+    for name, expr in documents.items():
+        weakened = expr
+        if kind == "strict" and name != rules.FORECAST:
+            weakened = re.sub(r"\) ([<>]) (\S+)\n", r") \1= \2\n", expr, count=1)
+        elif kind == "fresh":
+            weakened = re.sub(r"and on\(\) \(time\(\) - max\(\w+\) <= \d+\)\n", "", expr)
+        elif kind == "absent" and name not in (rules.REMEDIATOR_DOWN, rules.MISSING,
+                                               rules.MISSING_GAUGE):
+            selector = re.search(r"\b(?:llm_bench|remediator)_\w+(?:\{[^}]*\})?", expr)
+            assert selector, name
+            weakened = f"(\n{expr})\nor on() absent({selector.group(0)})\n"
+        elif kind == "fold":
+            weakened = expr.replace("without(instance, pod)", "without()")
+        if weakened != expr:
+            mutants[name] = (expr, weakened)
+    return mutants
+
+
 class TestTheUnitTestsHaveTeeth:
     @pytest.mark.parametrize(
-        ("original", "mutated", "alert", "scenarios"),
+        ("kind", "expected"),
         [
-            ("> 0.15\n", ">= 0.15\n", "LLMLatencyP95Critical", "latency.yml"),
-            ("> 0.1\n", ">= 0.1\n", "LLMLatencyP95Warning", "latency.yml"),
-            ("> 0.2\n", ">= 0.2\n", "LLMLatencyP99Critical", "latency.yml"),
-            ("> 0.05\n", ">= 0.05\n", "LLMErrorRateCritical", "errors_throughput.yml"),
-            ("< 10\n", "<= 10\n", "LLMThroughputLowCritical", "errors_throughput.yml"),
-            ("<= 7200)\n", "< 7200)\n", "LLMLatencyP95Critical", "freshness.yml"),
-            ("llm_bench_last_result_timestamp_seconds) > 7200",
-             "llm_bench_last_result_timestamp_seconds) >= 7200", "LLMBenchResultsStale",
-             "freshness.yml"),
+            # Every threshold alert, the staleness limit and the health counters
+            # (not the forecast: a fitted line is never exactly at a number).
+            ("strict", {*(t.alert for t in rules.thresholds(Settings())), rules.STALE,
+                        rules.BREAKER_OPEN, rules.ACTIONS_FAILING,
+                        rules.WEBHOOK_REJECTED, rules.RESULTS_UNREADABLE,
+                        rules.ALERTS_TRUNCATED}),
+            ("fresh", {*(t.alert for t in rules.thresholds(Settings())), rules.FORECAST}),
+            ("absent", {name for name in {r.alert for r in rules.all_rules(Settings())}
+                        if name not in (rules.REMEDIATOR_DOWN, rules.MISSING)}),
+            ("fold", {r.alert for r in rules.all_rules(Settings())}),
         ],
     )
-    def test_a_non_strict_comparison_fails_the_unit_tests(
-        self, tmp_path: Path, original: str, mutated: str, alert: str, scenarios: str
+    def test_each_weakened_rule_fails_the_unit_tests(
+        self, tmp_path: Path, kind: str, expected: set[str]
     ) -> None:
-        """Firing at a threshold, or forecasting a fall as a rise, fails the unit tests."""
+        """
+        Every rule weakened one way fails its own unit tests.
+
+        Alerts do not read each other, so all rules are weakened at once and
+        promtool's report must name each of them (the recording rule through
+        the missing alert that counts it).
+        """
+        mutants = _mutants(kind)
+        document = rules.rule_file(Settings())
+        for group in document["groups"]:
+            for rule in group["rules"]:
+                name = rule.get("alert") or rule["record"]
+                if name in mutants:
+                    rule["expr"] = mutants[name][1]
         shutil.copytree(REPO / "prometheus", tmp_path / "prometheus")
-        copy = tmp_path / "prometheus" / "rules.yml"
-        text = copy.read_text(encoding="utf-8")
-        assert original in text
-        copy.write_text(text.replace(original, mutated), encoding="utf-8")
+        (tmp_path / "prometheus" / "rules.yml").write_text(rules.render(document),
+                                                           encoding="utf-8")
+        weakened_alerts = {rules.MISSING if name == rules.MISSING_GAUGE else name
+                           for name in mutants}
 
         tested = run("promtool", "test", "rules",
-                     str(tmp_path / "prometheus" / "tests" / scenarios))
+                     *(str(tmp_path / "prometheus" / "tests" / p.name) for p in UNIT_TESTS))
 
+        assert weakened_alerts == expected
         assert tested.returncode == 1
-        assert f"alertname: {alert}," in tested.stderr
+        assert set(re.findall(r"alertname: (\w+),", tested.stderr)) >= expected
 
 
 class TestGeneration:
@@ -164,11 +265,17 @@ class TestGeneration:
         assert exported == limit
 
     def test_gauges_are_selected_by_name_and_replicas_folded(self) -> None:
-        """No bench rule filters on a job, and each folds instance and pod away."""
-        for rule in rules.bench_rules(Settings()):
-            selectors = re.findall(r"llm_bench_\w+(\{[^}]*\})?", rule.expr)
-            assert all("job" not in selector for selector in selectors), rule.alert
-            assert "without(instance, pod)" in rule.expr, rule.alert
+        """No rule filters a gauge on a job, and each folds instance and pod away."""
+        reading = [rule for rule in _every_rule(Settings()) if "llm_bench_" in rule["expr"]]
+        for rule in reading:
+            name = rule.get("alert") or rule["record"]
+            selectors = re.findall(r"llm_bench_\w+(\{[^}]*\})?", rule["expr"])
+            assert all("job" not in selector for selector in selectors), name
+            assert "without(instance, pod)" in rule["expr"], name
+        # The missing alert counts the recording rule, which folds the replicas.
+        assert {rule.get("alert") or rule["record"] for rule in reading} == {
+            *rules.BENCH_ALERTS, rules.FORECAST, rules.MISSING_GAUGE,
+        } - {rules.MISSING}
 
     def test_every_metric_the_rules_use_is_exported(self) -> None:
         """Field report 21: no rule watches a metric name the daemon does not produce."""
@@ -187,6 +294,18 @@ class TestGeneration:
             assert rule["labels"]["remediation"], rule["alert"]
             assert set(rule["annotations"]) == {"summary", "description", "runbook_url"}
             assert rule["annotations"]["runbook_url"].endswith("#" + rule["alert"].lower())
+
+    def test_every_runbook_link_lands_on_a_runbook_in_the_docs(self) -> None:
+        """Each `#anchor` is a heading of docs/alerting.md's runbooks, as GitHub spells it."""
+        text = (REPO / "docs" / "alerting.md").read_text(encoding="utf-8")
+        runbooks = text.split("\n## Runbooks\n", 1)[1].split("\n## ", 1)[0]
+        headings = {line[4:].strip().lower() for line in runbooks.splitlines()
+                    if line.startswith("### ")}
+
+        anchors = {rule["annotations"]["runbook_url"].rsplit("#", 1)[1]
+                   for rule in _documents(Settings())}
+
+        assert anchors - headings == set()
 
     def test_the_remediation_labels_name_the_planned_action_and_target(self) -> None:
         """The labels tell people what the remediator will do about each alert."""
@@ -219,14 +338,27 @@ class TestContract:
         assert set(rules.BENCH_ALERTS) == known
         assert {rule.alert for rule in rules.bench_rules(Settings())} == known
 
-    def test_the_missing_alert_names_the_metric_as_the_daemon_reads_it(self) -> None:
-        """LLMBenchMetricsMissing carries `metric` with the values the daemon expects."""
-        labels = [rule.labels for rule in rules.bench_rules(Settings())
-                  if rule.alert == rules.MISSING]
+    def test_one_missing_alert_asks_the_daemon_for_one_investigation(self) -> None:
+        """LLMBenchMetricsMissing, however many gauges it counts, is one investigate action."""
+        (rule,) = [rule for rule in rules.bench_rules(Settings()) if rule.alert == rules.MISSING]
+        labels = {"alertname": rule.alert, **rule.labels, "job": "remediator"}
 
-        assert [label[mapping.METRIC_LABEL] for label in labels] == [
-            "p95", "p99", "error_rate", "throughput",
-        ]
+        mapped = mapping.map_alert(labels, Settings())
+
+        assert mapping.METRIC_LABEL not in rule.labels
+        assert isinstance(mapped, mapping.Mapped)
+        assert mapped.action is not None
+        assert mapped.action.type.value == rule.labels["remediation"] == "investigate"
+        assert planner.plan([], Settings(), requested=[mapped.action]) == [mapped.action]
+
+    def test_the_forecast_and_the_health_alerts_ask_the_daemon_for_nothing(self) -> None:
+        """The early warning and the remediator's own health never become an action."""
+        others = [rules.forecast_rule(Settings()), *rules.health_rules(Settings())]
+
+        for rule in others:
+            labels = {"alertname": rule.alert, **rule.labels}
+            assert mapping.map_alert(labels, Settings()) is None, rule.alert
+            assert rule.labels["remediation"] == "none", rule.alert
 
 
 class TestKeepFiringFor:
