@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -61,6 +62,10 @@ class Notification:
     truncated_alerts: int = 0
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+"""A JSON escape of a UTF-16 surrogate, `\\ud800` to `\\udfff`."""
+
+
 def parse_notification(body: bytes, *, now: datetime, source: str = "webhook") -> Notification:
     """
     Parse a webhook body, or raise `PayloadError` naming the field at fault.
@@ -107,8 +112,11 @@ def parse_notification(body: bytes, *, now: datetime, source: str = "webhook") -
     raw_alerts = document["alerts"]
     if not isinstance(raw_alerts, list):
         raise PayloadError(source, "alerts", f"must be a list, got {_kind(raw_alerts)}")
+    # Only a \uD800-\uDFFF escape can make a lone surrogate: without one, skip the checks.
+    texts = _SURROGATE_ESCAPE.search(body) is not None
     alerts = tuple(
-        _alert(raw, f"alerts[{index}]", now, source) for index, raw in enumerate(raw_alerts)
+        _alert(raw, f"alerts[{index}]", now, source, texts=texts)
+        for index, raw in enumerate(raw_alerts)
     )
     return Notification(
         alerts=alerts,
@@ -155,12 +163,14 @@ def parse_time(text: str, field: str, source: str) -> datetime:
     return moment
 
 
-def _alert(raw: Any, where: str, now: datetime, source: str) -> Alert:
+def _alert(raw: Any, where: str, now: datetime, source: str, *, texts: bool) -> Alert:
     if not isinstance(raw, dict):
         raise PayloadError(source, where, f"must be an object, got {_kind(raw)}")
 
-    labels = _string_map(raw.get("labels"), f"{where}.labels", source, required=True)
-    annotations = _string_map(raw.get("annotations"), f"{where}.annotations", source)
+    labels = _string_map(raw.get("labels"), f"{where}.labels", source, required=True,
+                         texts=texts)
+    annotations = _string_map(raw.get("annotations"), f"{where}.annotations", source,
+                              texts=texts)
 
     starts_text = raw.get("startsAt")
     if not isinstance(starts_text, str):
@@ -199,7 +209,7 @@ def _alert(raw: Any, where: str, now: datetime, source: str) -> Alert:
         raise PayloadError(
             source, f"{where}.fingerprint", f"must be a non-empty string, got {given!r}"
         )
-    if given:
+    if given and texts:
         _check_text(given, f"{where}.fingerprint", source)
 
     generator = raw.get("generatorURL") or ""
@@ -207,7 +217,8 @@ def _alert(raw: Any, where: str, now: datetime, source: str) -> Alert:
         raise PayloadError(
             source, f"{where}.generatorURL", f"must be a string, got {_kind(generator)}"
         )
-    _check_text(generator, f"{where}.generatorURL", source)
+    if texts:
+        _check_text(generator, f"{where}.generatorURL", source)
 
     return Alert(
         status=status,
@@ -220,7 +231,8 @@ def _alert(raw: Any, where: str, now: datetime, source: str) -> Alert:
     )
 
 
-def _string_map(value: Any, field: str, source: str, *, required: bool = False) -> dict[str, str]:
+def _string_map(value: Any, field: str, source: str, *, required: bool = False,
+                texts: bool = True) -> dict[str, str]:
     if value is None:
         if required:
             raise PayloadError(source, field, "missing: every alert has labels")
@@ -228,13 +240,20 @@ def _string_map(value: Any, field: str, source: str, *, required: bool = False) 
     if not isinstance(value, dict):
         raise PayloadError(source, field, f"must be an object of strings, got {_kind(value)}")
     for key, item in value.items():
-        # The name first, then quoted when it could break the one-line message.
-        _check_text(key, f"{field} (a name)", source)
-        member = f"{field}.{key}" if key.isprintable() else f"{field}[{key!r}]"
+        # The name first, then the value.
+        if texts:
+            _check_text(key, f"{field} (a name)", source)
         if not isinstance(item, str):
-            raise PayloadError(source, member, f"must be a string, got {_kind(item)}")
-        _check_text(item, member, source)
+            raise PayloadError(source, _member(field, key),
+                               f"must be a string, got {_kind(item)}")
+        if texts:
+            _check_text(item, _member(field, key), source)
     return dict(value)
+
+
+def _member(field: str, key: str) -> str:
+    """A map's member in a message, quoted when its name could break the one line."""
+    return f"{field}.{key}" if key.isprintable() else f"{field}[{key!r}]"
 
 
 def _check_text(value: str, field: str, source: str) -> None:

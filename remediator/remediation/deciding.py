@@ -53,7 +53,8 @@ class Decider:
         self.next_retry: float | None = None
         """The earliest time a deferred action (cooldown, rate limit, breaker) may pass."""
 
-        self._last_skip: dict[str, tuple[str, frozenset[str]]] = {}
+        self._last_skip: dict[str, tuple[str, set[str]]] = {}
+        """Per deferred action: the reason it was deferred for, and the episodes named so far."""
 
     async def load(self) -> None:
         """Rebuild the guard's memory; settle decisions a crash left pending."""
@@ -102,9 +103,12 @@ class Decider:
             if verdict.skip == "duplicate":
                 self._count_skip("duplicate")
                 return None
-            if not verdict.passed and self._repeats_skip(action, verdict, keys):
-                self._note_retry(verdict)
-                return None
+            if not verdict.passed:
+                unnamed = self._unnamed(action, verdict, keys)
+                if unnamed is None:
+                    self._note_retry(verdict)
+                    return None
+                keys = unnamed
             decision = await self.store.add_decision(
                 _decision(action, verdict, keys, cause, now=now)
             )
@@ -244,14 +248,22 @@ class Decider:
                 1 if state.breaker_opened_at is not None else 0
             )
 
-    def _repeats_skip(self, action: Action, verdict: Verdict, keys: list[str]) -> bool:
-        """A deferred action re-checked for the same reason is recorded once, not each time."""
+    def _unnamed(self, action: Action, verdict: Verdict, keys: list[str]) -> list[str] | None:
+        """
+        The episodes a deferral must name; None when it only repeats one already recorded.
+
+        An action deferred for the same reason is recorded once, and again only
+        for the episodes that joined it since, naming just those: in a storm of
+        new episodes each pass would otherwise store every firing episode again.
+        """
         assert verdict.skip is not None
-        mark = (verdict.skip, frozenset(keys))
-        if self._last_skip.get(action.key) == mark:
-            return True
-        self._last_skip[action.key] = mark
-        return False
+        reason, named = self._last_skip.get(action.key, ("", set()))
+        if reason != verdict.skip:
+            self._last_skip[action.key] = (verdict.skip, set(keys))
+            return keys
+        fresh = [key for key in keys if key not in named]
+        named.update(fresh)
+        return fresh or None
 
     def _note_retry(self, verdict: Verdict) -> None:
         self._note_retry_at(verdict.retry_at)

@@ -12,7 +12,8 @@ the book as it was and Alertmanager's retry is not mistaken for a repeat.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Mapping
 
 from remediator.alerting.payload import Alert, Notification, canonical_time
 from remediator.state.base import EpisodeRecord, episode_key
@@ -47,10 +48,12 @@ class EpisodeBook:
     def __init__(self, *, expiry_seconds: float) -> None:
         self.expiry_seconds = expiry_seconds
         self.episodes: dict[str, EpisodeRecord] = {}
+        self._unhandled: dict[str, None] = {}
+        """Keys of the episodes not evaluated yet, so the queue is not a scan of the book."""
 
     def load(self, episodes: Iterable[EpisodeRecord]) -> None:
         for episode in episodes:
-            self.episodes[episode.key] = episode
+            self._put(episode)
 
     def absorb(self, notification: Notification, *, now: float) -> Absorbed:
         """What the notification changes; the book is untouched until `commit`."""
@@ -66,16 +69,24 @@ class EpisodeBook:
 
     def commit(self, changes: Absorbed) -> None:
         for episode in changes.writes:
-            self.episodes[episode.key] = episode
+            self._put(episode)
+
+    def _put(self, episode: EpisodeRecord) -> None:
+        key = episode.key
+        self.episodes[key] = episode
+        if episode.handled:
+            self._unhandled.pop(key, None)
+        else:
+            self._unhandled[key] = None
 
     def _absorb_alert(self, alert: Alert, known: EpisodeRecord | None, now: float,
                       changes: Absorbed) -> EpisodeRecord | None:
         if known is None:
             episode = EpisodeRecord(
                 fingerprint=alert.fingerprint,
-                starts_at=alert.starts_key,
-                alertname=alert.alertname,
-                labels=dict(alert.labels),
+                starts_at=sys.intern(alert.starts_key),
+                alertname=sys.intern(alert.alertname),
+                labels=_shared(alert.labels),
                 status=alert.status,
                 first_seen=now,
                 last_seen=now,
@@ -124,7 +135,11 @@ class EpisodeBook:
 
     def pending(self) -> list[EpisodeRecord]:
         """Episodes whose latest state the worker has not evaluated yet."""
-        return [e for e in self.episodes.values() if not e.handled]
+        return [self.episodes[key] for key in self._unhandled]
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._unhandled)
 
     def mark_handled(self, episodes: Iterable[EpisodeRecord]) -> list[EpisodeRecord]:
         """Flag these episodes evaluated; return the records to store."""
@@ -134,7 +149,7 @@ class EpisodeBook:
             # Only the state that was evaluated: a newer change stays pending.
             if current is not None and not current.handled and current.status == episode.status:
                 current = dataclasses.replace(current, handled=True)
-                self.episodes[current.key] = current
+                self._put(current)
                 done.append(current)
         return done
 
@@ -146,7 +161,20 @@ class EpisodeBook:
         ]
         for key in gone:
             del self.episodes[key]
+            self._unhandled.pop(key, None)
         return gone
+
+
+def _shared(labels: Mapping[str, str]) -> dict[str, str]:
+    """
+    The labels, their strings shared with every other episode's equal ones.
+
+    The book keeps every episode for the dedup retention, and most label
+    values (namespace, severity, alertname, job) repeat across thousands of
+    them; each parse makes new copies. Interned strings are freed with their
+    last episode, so distinct values cost nothing extra.
+    """
+    return {sys.intern(name): sys.intern(value) for name, value in labels.items()}
 
 
 def _ends(alert: Alert) -> str | None:

@@ -91,9 +91,9 @@ class Remediation:
         await self.decider.load()
         self.metrics.leader.set(1 if self.leadership.leader else 0)
         self._update_gauges()
-        if self.book.pending():
+        if self.book.pending_count:
             logger.info("%d recorded episodes await evaluation from before the restart",
-                        len(self.book.pending()))
+                        self.book.pending_count)
         self._wake.set()
 
     def stop(self) -> None:
@@ -107,7 +107,7 @@ class Remediation:
     @property
     def idle(self) -> bool:
         """Nothing recorded waits for evaluation and no pass is running or due."""
-        return not (self._evaluating or self._wake.is_set() or self.book.pending())
+        return not (self._evaluating or self._wake.is_set() or self.book.pending_count)
 
     # --- the request path --------------------------------------------------
 
@@ -118,8 +118,12 @@ class Remediation:
         When this returns, the news is durable and the worker has been woken.
         """
         now = self.clock()
-        for alert in notification.alerts:
-            self.metrics.alerts.labels(alert.status).inc()
+        # Counted per status, not per alert: a storm's notification holds thousands.
+        firing = sum(1 for alert in notification.alerts if alert.status == "firing")
+        for status, count in (("firing", firing),
+                              ("resolved", len(notification.alerts) - firing)):
+            if count:
+                self.metrics.alerts.labels(status).inc(count)
         if notification.truncated_alerts:
             self.metrics.truncated_alerts.inc(notification.truncated_alerts)
             webhook_logger.warning(
@@ -131,8 +135,8 @@ class Remediation:
         # One notification at a time: two copies of one alert must not both look new.
         async with self._receiving:
             changes = self.book.absorb(notification, now=now)
-            if changes.news and len(self.book.pending()) >= self.settings.server.queue_size:
-                raise Busy(f"{len(self.book.pending())} episodes await evaluation")
+            if changes.news and self.book.pending_count >= self.settings.server.queue_size:
+                raise Busy(f"{self.book.pending_count} episodes await evaluation")
             if changes.writes:
                 await self.store.save_episodes(changes.writes)
             self.book.commit(changes)
@@ -286,10 +290,10 @@ class Remediation:
         await self.decider.load()
         self._reload = False
         logger.info("state reloaded from the store: %d episodes, %d pending",
-                    len(self.book.episodes), len(self.book.pending()))
+                    len(self.book.episodes), self.book.pending_count)
 
     def _update_gauges(self) -> None:
-        self.metrics.queue_depth.set(len(self.book.pending()))
+        self.metrics.queue_depth.set(self.book.pending_count)
         self.metrics.firing.set(len(self.book.firing(now=self.clock())))
 
     def _log_news(self, notification: Notification, changes: Absorbed) -> None:

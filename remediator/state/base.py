@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol, Self
 
@@ -66,14 +67,18 @@ class EpisodeRecord:
     handled: bool = False
     """False until the worker has evaluated the episode's latest state."""
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
+        # Worked out once: a pass asks it of every firing episode, several times.
+        # (The identity fields are never reassigned; `replace` makes a new record.)
         return episode_key(self.fingerprint, self.starts_at)
 
     def to_json(self) -> dict[str, Any]:
         # Field by field rather than dataclasses.asdict, whose deep copy of every
         # value was most of the time spent storing a 10,000-alert notification.
-        return {**vars(self), "labels": dict(self.labels)}
+        data = {**vars(self), "labels": dict(self.labels)}
+        data.pop("key", None)  # the cached property's value, not a field
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:
