@@ -42,12 +42,34 @@ class BenchGauges(Collector):
         self.withdrawn = False
         """True once the results file disappeared: figures go, the timestamp stays."""
 
+        self._told_stale = False
         registry.register(self)
 
     def update(self, result: BenchResult) -> None:
         """Export a new result (the caller has parsed it successfully)."""
         self.result = result
         self.withdrawn = False
+        self._told_stale = False
+        self.stale()
+
+    def stale(self) -> bool:
+        """Whether the result is too old to export its figures; said once per result."""
+        result = self.result
+        if result is None:
+            return False
+        age = self.clock() - result.time.timestamp()
+        if age <= self.max_age_seconds:
+            return False
+        if not self._told_stale:
+            # Without this line a user sees "results updated" and no figures on /metrics.
+            logger.warning(
+                "result %s finished %s, %.0fs ago: older than alerts.results_stale_seconds"
+                " (%.0fs), so only its timestamp is exported", result.source,
+                result.time.isoformat(timespec="seconds"), age, self.max_age_seconds,
+                extra={"path": result.source},
+            )
+            self._told_stale = True
+        return True
 
     def withdraw(self) -> None:
         """The results file is gone: stop exporting its figures."""
@@ -63,7 +85,7 @@ class BenchGauges(Collector):
             "When the last benchmark result was produced (Unix time).",
             value=finished,
         )
-        if self.withdrawn or self.clock() - finished > self.max_age_seconds:
+        if self.withdrawn or self.stale():
             return
 
         latency = GaugeMetricFamily(

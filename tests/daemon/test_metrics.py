@@ -176,6 +176,23 @@ async def test_old_result_exports_only_its_timestamp(make_daemon: MakeDaemon,
         1714554000.0)
 
 
+async def test_a_result_read_when_already_old_says_why_its_figures_are_missing(
+        make_daemon: MakeDaemon, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """An old file at start gives one warning naming results_stale_seconds, not silence."""
+    native(tmp_path / "bench_results.json", p95_ms=900.0, error_rate=0.0, throughput_rps=40.0,
+           finished_at="2024-05-01T07:00:00Z")
+
+    with caplog.at_level("WARNING", logger="remediator.results"):
+        daemon = await make_daemon()
+        await daemon.metrics()
+        text = await daemon.metrics()
+
+    stale = [r.getMessage() for r in caplog.records if "results_stale_seconds" in r.getMessage()]
+    assert len(stale) == 1
+    assert "finished 2024-05-01T07:00:00+00:00, 10830s ago" in stale[0]
+    assert "llm_bench_latency_seconds" not in text
+
+
 async def test_pushed_result_updates_the_gauges(daemon: Daemon) -> None:
     """POST /api/v1/results with a k6 summary updates the gauges; a bad one is a 400."""
     k6 = {"metrics": {"http_req_duration": {"avg": 41.2, "p(90)": 66.8, "p(95)": 75.0},
