@@ -37,8 +37,11 @@ test: deps system-deps lint typecheck
 test-slow: deps system-deps
 	$(BIN)/python -m pytest -q -m slow
 
+# wrk (Debian's) drives the throughput figure; installed only when missing.
 bench: deps system-deps
-	$(BIN)/python scripts/bench.py
+	@command -v wrk >/dev/null || { SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 demo: deps system-deps
 	$(BIN)/python scripts/demo.py
