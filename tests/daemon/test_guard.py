@@ -403,3 +403,44 @@ async def test_a_scale_that_would_lower_replicas_is_recorded_and_counted(
     assert outcome(again) == "would_lower_replicas"
     assert registry.get_sample_value("remediator_skips_total",
                                      {"reason": "would_lower_replicas"}) == 2
+
+
+async def test_every_guard_skip_is_recorded_with_its_reason_and_counted(
+        store: SqliteStore) -> None:
+    """Each reason the guard gives lands in the history and in remediator_skips_total."""
+    clock = FakeClock()
+    registry = CollectorRegistry()
+    decider = Decider(make_settings(**{**EXECUTING, "execution.modes.restart": "observe",
+                                       "guard.rate_limit.actions": 4}),
+                      store=store, executor=RecordingExecutor(), metrics=SelfMetrics(registry),
+                      clock=clock)
+    await decider.load()
+    episode = EpisodeRecord("f1", "2024-05-01T10:00:00.000000+00:00", "LLMLatencyP95Critical",
+                            {}, "firing", clock(), clock())
+    other = Target("Deployment", "default", "worker")
+    restart = Action(ActionType.RESTART, 1, other, "Restart", "test")
+
+    decided = [
+        await decider.decide(scale(5), episodes=[episode]),   # executed
+        await decider.decide(scale(5), episodes=[episode]),   # duplicate: not recorded
+        await decider.decide(scale(5)),                       # cooldown
+        await decider.decide(scale(4, BACKEND, priority=2)),  # below_priority
+        await decider.decide(restart),                        # observe
+        await decider.decide(scale(6)),                       # executed (escalation)
+        await decider.decide(scale(7)),                       # executed: opens the breaker
+        await decider.decide(scale(8)),                       # breaker_open
+        await decider.decide(rollback(BACKEND)),              # executed, 4th of the hour
+        await decider.decide(scale(5, BACKEND)),              # rate_limit
+    ]
+    await decider.set_paused(BACKEND.key, True)
+    decided.append(await decider.decide(rollback(BACKEND)))  # paused
+
+    recorded = [outcome(d) for d in decided if d is not None]
+    assert recorded == ["executed", "cooldown", "below_priority", "observe", "executed",
+                        "executed", "breaker_open", "executed", "rate_limit", "paused"]
+    assert decided[1] is None
+    history = [d.skip for d in await store.decisions(limit=100) if d.skip]
+    for reason in ("duplicate", "cooldown", "below_priority", "observe", "breaker_open",
+                   "rate_limit", "paused"):
+        counted = registry.get_sample_value("remediator_skips_total", {"reason": reason})
+        assert counted == (1 if reason == "duplicate" else history.count(reason)) == 1, reason
