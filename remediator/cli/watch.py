@@ -131,8 +131,8 @@ def _write_script(path: str, actions: Any, result: Any, now: datetime, settings:
 def _execute(actions: Any, settings: Any, args: argparse.Namespace, notes: TextIO) -> None:
     from remediator.execution import runner
 
-    decisions = asyncio.run(runner.carry_out_once(actions, settings, use_state=bool(
-        args.state_dir or settings.state.backend == "kubernetes")))
+    decisions = asyncio.run(runner.carry_out_once(actions, settings,
+                                                  use_state=_uses_state(args, settings)))
     if not decisions:
         print("Nothing to execute.", file=notes)
         return
@@ -141,3 +141,16 @@ def _execute(actions: Any, settings: Any, args: argparse.Namespace, notes: TextI
     for number, (action, outcome, reason) in enumerate(decisions, start=1):
         print(f"  {number}. {action.type} {action.target.ref if action.target else '-'}: "
               f"{outcome} - {reason}", file=notes)
+
+
+def _uses_state(args: argparse.Namespace, settings: Any) -> bool:
+    """
+    Whether this run honours the daemon's cooldowns, rate limit and breakers.
+
+    It does when a state directory is configured (by --state-dir,
+    REMEDIATOR_STATE_DIR or `state.dir` in the config file, not the built-in
+    default) or the state lives in Kubernetes; the original watcher was stateless.
+    """
+    configured = "dir" in settings.state.model_fields_set
+    return bool(args.state_dir) or configured or settings.state.backend == "kubernetes"
+

@@ -428,3 +428,22 @@ def test_every_subcommand_has_help(tmp_path: Path, command: list[str]) -> None:
 
     assert 0 == done.returncode, done.stderr
     assert done.stdout.startswith(f"usage: remediator {' '.join(command)}".rstrip())
+
+
+@pytest.mark.parametrize("where", ["environment", "config"])
+def test_a_state_dir_from_the_environment_or_config_is_used_too(tmp_path: Path,
+                                                                 where: str) -> None:
+    """REMEDIATOR_STATE_DIR or state.dir configure the state as --state-dir does."""
+    path = str(results(tmp_path, EXAMPLE_2))
+    state = str(tmp_path / "state")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"state: {{dir: {state}}}\n" if where == "config" else "{}\n")
+    env = {"REMEDIATOR_STATE_DIR": state} if where == "environment" else {}
+
+    runs = [watch(tmp_path, "--results", path, "--dry-run", "--config", str(config), env=env)
+            for _ in range(2)]
+
+    assert [run.returncode for run in runs] == [0, 0], runs[1].stderr
+    assert "rollback deployment/llm-gateway: dry_run" in runs[0].stdout
+    assert "rollback deployment/llm-gateway: skipped - cooldown" in runs[1].stdout
+    assert (tmp_path / "state" / "remediator.sqlite3").exists()
