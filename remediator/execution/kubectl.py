@@ -37,12 +37,15 @@ class KubectlExecutor:
         """Global flags such as `--context=...` or `--kubeconfig=...`."""
 
     async def run(self, action: Action) -> ExecutionReport:
-        command = commands.as_text(action)
+        command: str | None = None
         try:
             target = action.target
             if action.type is ActionType.INVESTIGATE or target is None:
                 return ExecutionReport(Outcome.SKIPPED, "nothing to run for investigate", None)
+
+            # The name is checked before any command line is built from it.
             commands.checked(target)
+            command = commands.as_text(action)
             return await self._carry_out(action, target, command)
         except commands.UnsafeName as error:
             return ExecutionReport(Outcome.REFUSED, f"invalid target name: {error}", None)
