@@ -216,6 +216,11 @@ def _decision(row: tuple[Any, ...]) -> DecisionRecord:
     return decision
 
 
+# NaN is not JSON; nothing we store should hold one, and if it does we want to know.
+# One encoder for every record: json.dumps with options builds a new one per call,
+# and a 10,000-alert notification stores 20,000 records (new, then handled).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+
+
 def _dumps(data: dict[str, Any]) -> str:
-    # NaN is not JSON; nothing we store should hold one, and if it does we want to know.
-    return json.dumps(data, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    return _ENCODER.encode(data)
