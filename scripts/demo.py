@@ -53,6 +53,8 @@ def _narrate(stack: Stack) -> int:
     stack.write_result(p95_ms=50)
     stack.wait("the first result in Prometheus", lambda: stack.query(
         'llm_bench_latency_seconds{percentile="95"}'))
+    # Until then the gauges were absent: let that alert go before the story starts.
+    stack.wait("no alert in Prometheus", lambda: not stack.prometheus_alerts())
     timeline = Timeline(stack, echo=True)
     timeline.baseline()
     timeline.note("chain is up: Prometheus scrapes the remediator every 1s; p95 = 50ms")

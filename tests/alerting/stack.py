@@ -74,8 +74,11 @@ class Timeline:
             if decision["id"] not in self._seen.setdefault("decisions", set()):
                 self._seen["decisions"].add(decision["id"])
                 cause = (decision.get("alert") or {}).get("alertname", "-")
-                self.note(f"remediator  {decision['outcome']:<8} {decision['command'] or ''}"
-                          f"  (cause {cause}; {decision['reason']})")
+                command = decision["command"] or decision["type"]
+                # A dry run's reason repeats its command: say it once.
+                reason = decision["reason"]
+                why = "" if reason == f"would run: {command}" else f"; {reason}"
+                self.note(f"remediator  {decision['outcome']:<8} {command}  (cause {cause}{why})")
         for result in ("new", "repeat"):
             count = stack.metric("remediator_notifications_total", result=result)
             if count != self._seen.get(result, 0.0):

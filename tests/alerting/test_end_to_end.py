@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 
+from remediator.alerting import rules
+from remediator.planning.conditions import Metric
 from tests.alerting.stack import Stack, Timeline
 
 GATEWAY = "default/deployment/llm-gateway"
+P95 = rules.SELECTOR[Metric.P95]
 
 
 @pytest.fixture
@@ -51,14 +54,24 @@ def test_a_critical_p95_ends_with_the_gateway_at_five_replicas_once(
 def _run(stack: Stack, timeline: Timeline, arrival: str) -> None:
     # A warning first (apart), or straight to critical (together).
     if arrival == "apart":
+        # From a normal p95, the rise also raises the forecast: for people only.
+        stack.write_result(p95_ms=50)
+        timeline.until("p95 in Prometheus", lambda: stack.query(f"{P95} == 0.05"))
         stack.write_result(p95_ms=120)
         timeline.until("the warning's scale to 4", lambda: _scaled_to(stack, 4))
+        timeline.until("the forecast in Alertmanager",
+                       lambda: stack.alertmanager_alerts().get(rules.FORECAST) == "active")
+        received = {episode["alertname"] for episode in stack.firing_episodes()}
+        assert received == {"LLMLatencyP95Warning"}
     stack.write_result(p95_ms=200)
     decisions = timeline.until("the scale to 5", lambda: _scaled_to(stack, 5))
 
     assert _scales(decisions) == ([4, 5] if arrival == "apart" else [5])
     # p99 sits exactly at its 200 ms threshold: strict, so the backend is left alone.
     assert {decision["target"] for decision in decisions} == {GATEWAY}
+    assert {decision["alert"]["alertname"] for decision in decisions} <= {
+        "LLMLatencyP95Warning", "LLMLatencyP95Critical",
+    }
     assert decisions[-1]["alert"]["alertname"] == "LLMLatencyP95Critical"
     assert "--replicas=5" in decisions[-1]["command"]
     # Alertmanager shows people the critical alert; its warning twin is inhibited.

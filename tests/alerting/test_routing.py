@@ -57,6 +57,18 @@ class TestAlertmanagerYml:
         """The alert-name matcher is anchored: a longer name is someone else's alert."""
         assert _receiver(CONFIG, "alertname=LLMLatencyP95CriticalTest") == "operators"
 
+    def test_each_timing_of_the_route_is_explained_in_a_comment(self) -> None:
+        """group_by and the three intervals each follow a comment; cooldowns are discussed."""
+        lines = CONFIG.read_text(encoding="utf-8").splitlines()
+        route = lines[lines.index("    - receiver: remediator"):lines.index("inhibit_rules:")]
+
+        for key in ("group_by", "group_wait", "group_interval", "repeat_interval"):
+            (at,) = [i for i, line in enumerate(route) if line.startswith(f"      {key}: ")]
+            assert route[at - 1].lstrip().startswith("# "), key
+        comments = " ".join(line.strip("# ") for line in route if line.lstrip().startswith("#"))
+        assert "Cooldowns" in comments and "escalations" in comments
+        assert "alerts.repeat_interval_seconds" in comments
+
     def test_the_webhook_is_authenticated_and_gets_resolves(self) -> None:
         """Bearer token from a file, send_resolved on, max_alerts bounded."""
         config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
