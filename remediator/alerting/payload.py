@@ -12,6 +12,7 @@ Anything we will never accept raises `PayloadError` naming the field.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -143,6 +144,13 @@ def canonical_time(moment: datetime) -> str:
     if moment.year <= 1:
         # Converting Go's zero time to UTC from a positive offset would overflow.
         return "0001-01-01T00:00:00.000000+00:00"
+    return _utc_text(moment)
+
+
+@functools.lru_cache(maxsize=4096)
+def _utc_text(moment: datetime) -> str:
+    # Remembered: a storm repeats the same few startsAt thousands of times a second.
+    # Equal instants in other offsets are equal keys, and have this same spelling.
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
