@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from remediator import metrics
 from remediator.alerting import mapping, rules
@@ -20,6 +21,7 @@ from remediator.config import loading
 from remediator.config.settings import Settings
 from remediator.exporting import BenchGauges
 from remediator.planning import planner
+from remediator.planning.conditions import FIELD, Metric, level_of
 from tests.alerting.tools import REPO, run
 
 RULES = REPO / "prometheus" / "rules.yml"
@@ -227,10 +229,20 @@ class TestGeneration:
         assert "> 0.02\n" in by_name["LLMErrorRateWarning"]
         assert "< 2.5\n" in by_name["LLMThroughputLowCritical"]
         assert "<= 900)" in by_name["LLMLatencyP95Critical"]
+        assert ") > 900\n" in by_name["LLMBenchResultsStale"]
+        assert "> 900)" in next(rule["expr"] for rule in _every_rule(settings)
+                                if rule.get("record") == rules.MISSING_GAUGE)
         assert rules.inhibitions(settings) == [
             ("LLMLatencyP95Emergency", "LLMLatencyP95Critical"),
             ("LLMErrorRateCritical", "LLMErrorRateWarning"),
         ]
+
+    def test_results_are_stale_after_two_hours_by_default(self) -> None:
+        """LLMBenchResultsStale fires on a result older than 2h, strictly, unless configured."""
+        stale = next(rule for rule in _documents(Settings()) if rule["alert"] == rules.STALE)
+
+        assert stale["expr"].endswith(") > 7200\n")
+        assert "longer than 2h" in stale["annotations"]["description"]
 
     def test_a_changed_config_still_passes_promtool(self, tmp_path: Path) -> None:
         """Rules generated from a non-default config are valid for promtool too."""
@@ -328,6 +340,59 @@ class TestGeneration:
 
         assert rule["labels"]["remediation"] == "none"
         assert "No remediation is configured" in rule["annotations"]["description"]
+
+
+class TestTheRulesAndTheCliAgree:
+    @pytest.mark.parametrize("threshold", rules.thresholds(Settings()), ids=lambda t: t.alert)
+    def test_at_and_just_past_every_threshold(
+        self, tmp_path: Path, threshold: rules.Threshold
+    ) -> None:
+        """
+        A figure exactly at a threshold is quiet for `remediator watch` and for
+        the rule alike; a millionth past it is bad for both. The rule sees the
+        gauge the daemon exports for that figure, and promtool evaluates it.
+        """
+        settings = Settings()
+        step = threshold.limit * 1e-6
+        past = threshold.limit - step if threshold.below else threshold.limit + step
+        cases = []
+        for figure in (threshold.limit, past):
+            cli_bad = level_of(threshold.metric, figure, settings.thresholds) >= threshold.level
+            alerts = [{"labels": "{}", "value": 1}] if cli_bad else []
+            cases.append({
+                "interval": "1m",
+                "input_series": _exported_series(threshold.metric, figure),
+                "promql_expr_test": [{
+                    "expr": f'count(ALERTS{{alertname="{threshold.alert}", '
+                            'alertstate="firing"})',
+                    "eval_time": "5m",
+                    "exp_samples": alerts,
+                }],
+            })
+        scenario = {"rule_files": [str(RULES)], "evaluation_interval": "1m", "tests": cases}
+        (tmp_path / "test.yml").write_text(yaml.safe_dump(scenario), encoding="utf-8")
+
+        tested = run("promtool", "test", "rules", "test.yml", cwd=tmp_path)
+
+        assert [case["promql_expr_test"][0]["exp_samples"] != [] for case in cases] == [
+            False, True,
+        ]
+        assert tested.returncode == 0, tested.stdout + tested.stderr
+
+
+def _exported_series(metric: Metric, figure: float) -> list[dict[str, str]]:
+    """promtool input series of what the daemon exports for a result with `figure`."""
+    registry = CollectorRegistry()
+    gauges = BenchGauges(registry, max_age_seconds=1e12)
+    gauges.update(_result(**{FIELD[metric]: figure}))
+    series = [{"series": f"{rules.LAST_RESULT}", "values": "0+0x10"}]
+    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+        for sample in family.samples:
+            if sample.name.startswith("llm_bench_") and sample.name != rules.LAST_RESULT:
+                labels = ", ".join(f'{key}="{value}"' for key, value in sample.labels.items())
+                series.append({"series": f"{sample.name}{{{labels}}}",
+                               "values": f"{sample.value!r}+0x10"})
+    return series
 
 
 class TestContract:
