@@ -17,6 +17,8 @@ import sys
 from collections.abc import Mapping, MutableMapping
 from typing import IO, Any
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 # Attributes every LogRecord has; anything else on a record came from `extra`.
 _STANDARD = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {
     "message", "asctime", "taskName",
@@ -72,8 +74,37 @@ def setup(*, level: int = logging.INFO, stream: IO[str] | None = None,
     root.addHandler(handler)
     root.setLevel(level)
     root.propagate = False
-    # aiohttp's access log writes a line per request: a storm would drown the log.
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+    # aiohttp's own lines (a malformed request, say) go the same way, as one line each,
+    # instead of Python's bare fallback printing a traceback. Its access log writes a
+    # line per request: a storm would drown the log, so it stays quiet.
+    server = logging.getLogger("aiohttp")
+    for old in list(server.handlers):
+        server.removeHandler(old)
+    server.addHandler(handler)
+    server.setLevel(logging.WARNING)
+    server.propagate = False
+    request_errors = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ClientErrorFilter) for f in request_errors.filters):
+        request_errors.addFilter(ClientErrorFilter())
+
+
+class ClientErrorFilter(logging.Filter):
+    """
+    A request aiohttp could not parse (a header too long, bad framing) is the client's
+    fault: one warning line naming it, not an error with our server's traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError) and error.code < 500:
+            detail = " ".join(str(error.message).split())
+            record.msg = f"{record.getMessage()}: HTTP {error.code}: {detail[:200]}"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
 
 
 class AlertLogger(logging.LoggerAdapter[logging.Logger]):

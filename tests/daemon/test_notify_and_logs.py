@@ -163,10 +163,11 @@ def stream() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     logs.setup(stream=stream, json_lines=True)
     yield stream
-    root = logging.getLogger("remediator")
-    root.handlers.clear()
-    root.propagate = True
-    root.setLevel(logging.NOTSET)
+    for name in ("remediator", "aiohttp"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)
 
 
 async def test_logs_are_json_lines_with_alert_fields(
@@ -204,6 +205,27 @@ async def test_repeats_are_summed_up_not_logged_each(make_daemon: MakeDaemon,
     assert [e["message"].split(":")[0] for e in webhook] == [
         "notification", "50 repeated notifications (50 alerts) changed nothing since the last"
         " summary"]
+
+
+async def test_a_request_aiohttp_cannot_parse_is_one_json_line_without_traceback(
+        make_daemon: MakeDaemon, stream: io.StringIO) -> None:
+    """A header over aiohttp's limit gets 400 and one warning line, not a traceback on stderr."""
+    daemon = await make_daemon()
+    server = daemon.client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(b"POST /webhook/alertmanager HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                 + b"a" * 20000 + b"\r\n\r\n")
+    await writer.drain()
+    status = await reader.readline()
+    writer.close()
+    await until(lambda: "Error handling request" in stream.getvalue())
+
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    [line] = [e for e in lines if e["logger"] == "aiohttp.server"]
+    assert status.split()[1] == b"400"
+    assert line["level"] == "warning" and "HTTP 400: Got more than 8190 bytes" in line["message"]
+    assert "exception" not in line and "Traceback" not in stream.getvalue()
+    assert (await daemon.client.get("/healthz")).status == 200
 
 
 def test_text_logs_on_a_terminal(stream: io.StringIO) -> None:
