@@ -75,15 +75,16 @@ def setup(*, level: int = logging.INFO, stream: IO[str] | None = None,
     root.setLevel(level)
     root.propagate = False
 
-    # aiohttp's own lines (a malformed request, say) go the same way, as one line each,
-    # instead of Python's bare fallback printing a traceback. Its access log writes a
-    # line per request: a storm would drown the log, so it stays quiet.
-    server = logging.getLogger("aiohttp")
-    for old in list(server.handlers):
-        server.removeHandler(old)
-    server.addHandler(handler)
-    server.setLevel(logging.WARNING)
-    server.propagate = False
+    # aiohttp's and asyncio's own lines (a malformed request, say) go the same way, as
+    # one line each, instead of Python's bare fallback printing a traceback. aiohttp's
+    # access log writes a line per request: a storm would drown the log, so it stays quiet.
+    for name in ("aiohttp", "asyncio"):
+        library = logging.getLogger(name)
+        for old in list(library.handlers):
+            library.removeHandler(old)
+        library.addHandler(handler)
+        library.setLevel(logging.WARNING)
+        library.propagate = False
     request_errors = logging.getLogger("aiohttp.server")
     if not any(isinstance(f, ClientErrorFilter) for f in request_errors.filters):
         request_errors.addFilter(ClientErrorFilter())

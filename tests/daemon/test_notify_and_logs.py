@@ -163,7 +163,7 @@ def stream() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     logs.setup(stream=stream, json_lines=True)
     yield stream
-    for name in ("remediator", "aiohttp"):
+    for name in ("remediator", "aiohttp", "asyncio"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
