@@ -147,7 +147,9 @@ class Remediation:
             self._repeated_alerts += len(notification.alerts)
             return changes
         self.metrics.notifications.labels("new").inc()
-        self._update_gauges()
+        # The queue only: counting the firing set is a scan of the book, left to the
+        # pass this wakes, so a storm of new episodes does not pay it per notification.
+        self.metrics.queue_depth.set(self.book.pending_count)
         self._wake.set()
         self._log_news(notification, changes)
         return changes
