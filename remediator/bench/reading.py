@@ -35,6 +35,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 
 from remediator.bench.detection import FORMATS, Detected, detect
 from remediator.bench.documents import load
@@ -100,12 +101,22 @@ def detect_format(data: bytes, *, source: str = "<data>") -> str:
     return detect(load(data, source=source), source=source).reader.name
 
 
+MAX_BYTES = 256 * 1024 * 1024
+"""No benchmark summary is this large; a bigger file is refused before it fills memory."""
+
+
 def _read_file(path: Path, *, source: str) -> tuple[bytes, datetime]:
-    # One open for both data and mtime, so they describe the same file.
+    # One open for both data and mtime, so they describe the same file. Non-blocking,
+    # so that a FIFO given by mistake is refused instead of waiting for a writer.
     try:
-        with path.open("rb") as handle:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(descriptor, "rb") as handle:
             stat = os.fstat(handle.fileno())
-            data = handle.read()
+            if S_ISDIR(stat.st_mode):
+                raise IsADirectoryError(path)
+            if not S_ISREG(stat.st_mode):
+                raise ResultError(source, None, "is not a regular file (a device or a pipe?)")
+            data = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise ResultError(source, None, "no such file") from None
     except IsADirectoryError:
@@ -116,6 +127,9 @@ def _read_file(path: Path, *, source: str) -> tuple[bytes, datetime]:
         reason = error.strerror or str(error)
         raise ResultError(source, None, f"cannot read: {reason}") from None
 
+    if len(data) > MAX_BYTES:
+        raise ResultError(source, None, f"is larger than {MAX_BYTES // (1024 * 1024)} MiB;"
+                          " no benchmark summary is that large")
     return data, datetime.fromtimestamp(stat.st_mtime, tz=UTC)
 
 

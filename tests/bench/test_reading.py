@@ -159,15 +159,41 @@ def test_unreadable_file_is_refused(
     path = tmp_path / "secret.json"
     path.write_bytes(b"{}")
 
-    def refuse(self: Path, *args: object, **kwargs: object) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(ResultError) as caught, monkeypatch.context() as patched:
+        patched.setattr(os, "open", refuse)
+        read_result(path)
+
+    assert "permission denied" == caught.value.message
+
+
+def test_a_pipe_or_device_is_refused_without_waiting(tmp_path: Path) -> None:
+    """A FIFO (which would block for a writer) or /dev/zero (endless) is not a results file."""
+    fifo = tmp_path / "results.fifo"
+    os.mkfifo(fifo)
+
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(ResultError) as caught:
+            read_result(path)
+        assert "is not a regular file (a device or a pipe?)" == caught.value.message
+
+
+def test_a_file_too_large_to_be_a_summary_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the size limit the file is refused before it is parsed."""
+    from remediator.bench import reading
+
+    path = tmp_path / "huge.json"
+    path.write_bytes(b"[" + b"0," * 600_000 + b"0]")
+    monkeypatch.setattr(reading, "MAX_BYTES", 1024 * 1024)
 
     with pytest.raises(ResultError) as caught:
         read_result(path)
 
-    assert "permission denied" == caught.value.message
+    assert "is larger than 1 MiB" in caught.value.message
 
 
 def test_invalid_json_names_line_and_column() -> None:
