@@ -24,6 +24,26 @@ async def test_real_capture_is_accepted(daemon: Daemon, shared_samples: Path) ->
     assert (status, reply["new"], reply["alerts"]) == (200, 1, 1)
 
 
+async def test_real_group_firing_then_partly_then_fully_resolved(
+        make_daemon: MakeDaemon, shared_samples: Path) -> None:
+    """Alertmanager 0.25's own sends: one decision for the group, each resolve closes its alert."""
+    folder = shared_samples / "alertmanager"
+    daemon = await make_daemon(raw=_custom("QueueDepthHigh", "scale", replicas=6))
+    firing_now = []
+
+    for name in ("grouped-firing", "grouped-partly-resolved", "grouped-resolved"):
+        status, _ = await daemon.post((folder / f"real-am-0.25-{name}.json").read_bytes())
+        await daemon.settle()
+        _, firing = await daemon.api("GET", "/api/v1/alerts")
+        firing_now.append((status, sorted(e["labels"]["queue"] for e in firing)))
+
+    assert firing_now == [(200, ["q_a", "q_b"]), (200, ["q_b"]), (200, [])]
+    assert [(d.type, d.target, d.replicas, len(d.episodes)) for d in await daemon.decisions()] == [
+        ("scale", "default/deployment/worker", 6, 2)]
+    assert daemon.sample("remediator_recovery_seconds_count") == 2
+    assert daemon.sample("remediator_alerts_total", status="resolved") == 2
+
+
 async def test_firing_alert_gives_one_dry_run_decision_in_the_history(daemon: Daemon) -> None:
     """A p95 critical alert is answered by one recorded dry-run scale of the gateway."""
     item = alert(P95, fingerprint="a1b2c3d4e5f60708")
