@@ -8,6 +8,7 @@ models are frozen: settings are read once at start and passed explicitly.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -216,6 +217,7 @@ ActionType = Literal["scale", "patch_config", "rollback", "restart", "combined",
 
 
 CustomAction = Literal["scale", "rollback", "restart"]
+_PROMETHEUS_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 class CustomAlert(_Model):
@@ -241,6 +243,14 @@ class CustomAlert(_Model):
     namespace_label: str = "namespace"
     action_label: str = "action"
     replicas_label: str = "replicas"
+
+    @field_validator("deployment_label", "namespace_label", "action_label", "replicas_label")
+    @classmethod
+    def _label_name(cls, value: str) -> str:
+        # A name Prometheus could never put on an alert would silently match nothing.
+        if not _PROMETHEUS_LABEL.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+        return value
 
     @model_validator(mode="after")
     def _complete(self) -> Self:

@@ -127,6 +127,8 @@ def test_label_names_for_action_and_count_are_settings() -> None:
      "alerts.custom: alert 'A' is mapped twice"),
     ([{"alertname": "", "action": "restart"}], "alerts.custom.0.alertname: String should have"),
     ([{"alertname": "A", "action": "scale"}], "a scale action needs `replicas`"),
+    ([{"alertname": "A", "action": "restart", "deployment_label": "app.kubernetes.io/name"}],
+     "alerts.custom.0.deployment_label: 'app.kubernetes.io/name' is not a Prometheus label"),
 ])
 def test_custom_mappings_are_checked_when_loading(custom: list[dict[str, str]],
                                                   problem: str) -> None:
