@@ -454,6 +454,14 @@ class Notify(_Model):
     timeout_seconds: Seconds = 5.0
     retries: Annotated[int, Field(ge=0, le=10)] = 3
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        # Caught here, a typo stops the start; caught at the first action, it is a lost message.
+        if value is not None and not re.fullmatch(r"https?://[^\s/]+\S*", value):
+            raise ValueError(f"{value!r} must be an http:// or https:// URL")
+        return value
+
 
 ResultFormat = Literal[
     "native", "vllm", "llmperf", "genai-perf", "guidellm", "k6", "locust", "oha", "vegeta", "hey",

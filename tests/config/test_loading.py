@@ -89,6 +89,9 @@ def test_example_config_shows_every_setting(repo_root: Path) -> None:
         ("- just\n- a list\n", "must be a mapping of settings, got a list"),
         ("a: 1\na: 2\n", "duplicate key 'a'"),
         ("thresholds: [\n", "invalid YAML: line 2"),
+        ("notify: {webhook_url: 'hooks.example.com/x'}\n",
+         "notify.webhook_url: 'hooks.example.com/x' must be an http:// or https:// URL"),
+        ("results: {format: k7}\n", "results.format: Input should be 'native'"),
     ],
 )
 def test_bad_values_end_as_one_line_naming_file_and_key(
