@@ -447,3 +447,15 @@ def test_a_state_dir_from_the_environment_or_config_is_used_too(tmp_path: Path,
     assert "rollback deployment/llm-gateway: dry_run" in runs[0].stdout
     assert "rollback deployment/llm-gateway: skipped - cooldown" in runs[1].stdout
     assert (tmp_path / "state" / "remediator.sqlite3").exists()
+
+
+def test_json_output_stays_pure_when_other_notes_are_printed(tmp_path: Path) -> None:
+    """With --output json the script and dry-run notes go to stderr; stdout is one document."""
+    done = watch(tmp_path, "--results", str(results(tmp_path, EXAMPLE_2)), "--output", "json",
+                 "--dry-run", "--generate-script", str(tmp_path / "fix.sh"))
+
+    assert 0 == done.returncode, done.stderr
+    assert ["rollback", "rollback", "scale"] == [
+        a["type"] for a in json.loads(done.stdout)["actions"]]
+    assert "Remediation script saved to:" in done.stderr
+    assert "Dry run, nothing changed:" in done.stderr
