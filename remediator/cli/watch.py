@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -148,9 +149,12 @@ def _uses_state(args: argparse.Namespace, settings: Any) -> bool:
     Whether this run honours the daemon's cooldowns, rate limit and breakers.
 
     It does when a state directory is configured (by --state-dir,
-    REMEDIATOR_STATE_DIR or `state.dir` in the config file, not the built-in
-    default) or the state lives in Kubernetes; the original watcher was stateless.
+    REMEDIATOR_STATE_DIR, or a `state.dir` in the config file other than the
+    built-in default, which the example file shows) or the state lives in
+    Kubernetes; the original watcher was stateless.
     """
-    configured = "dir" in settings.state.model_fields_set
+    from remediator.config.settings import State
+
+    configured = settings.state.dir != State().dir or "REMEDIATOR_STATE_DIR" in os.environ
     return bool(args.state_dir) or configured or settings.state.backend == "kubernetes"
 

@@ -459,3 +459,15 @@ def test_json_output_stays_pure_when_other_notes_are_printed(tmp_path: Path) -> 
         a["type"] for a in json.loads(done.stdout)["actions"]]
     assert "Remediation script saved to:" in done.stderr
     assert "Dry run, nothing changed:" in done.stderr
+
+
+def test_the_example_config_keeps_watch_stateless(tmp_path: Path, repo_root: Path) -> None:
+    """The example file shows the default state.dir; loading it changes nothing, here too."""
+    path = str(results(tmp_path, EXAMPLE_2))
+    example = str(repo_root / "remediator.example.yaml")
+
+    runs = [watch(tmp_path, "--results", path, "--dry-run", "--config", example)
+            for _ in range(2)]
+
+    assert all("rollback deployment/llm-gateway: dry_run" in run.stdout for run in runs)
+    assert not (tmp_path / ".remediator-state").exists()
