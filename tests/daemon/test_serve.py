@@ -289,3 +289,23 @@ def test_serve_refuses_bad_settings_with_one_line_and_exit_2(
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert done.stderr.startswith("remediator: error: ") and expected in done.stderr
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """Listening on a taken port fails with the address named, not a traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "remediator", "serve", "--listen", f"127.0.0.1:{port}",
+             "--state-dir", str(tmp_path / "state")],
+            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+            text=True, timeout=START_SECONDS, check=False,
+        )
+
+    assert done.returncode == 2
+    [last] = done.stderr.strip().splitlines()[-1:]
+    assert last.startswith(f"remediator: error: command line: --listen: cannot listen on "
+                           f"127.0.0.1:{port}")
+    assert "Traceback" not in done.stderr
