@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
 import os
 import sys
 from datetime import UTC, datetime
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output == "json":
         sys.stdout.write(report.as_json(result, status, actions))
     else:
-        emoji = (getattr(sys.stdout, "encoding", "") or "").lower().replace("-", "") == "utf8"
+        emoji = _is_utf8(sys.stdout)
         sys.stdout.write(report.text(result, status, actions, settings.thresholds,
                                      now=now, emoji=emoji))
 
@@ -125,8 +126,8 @@ def _write_script(path: str, actions: Any, result: Any, now: datetime, settings:
         target.chmod(0o755)
     except OSError as error:
         raise InputError(path, None, f"cannot write the script: {error.strerror}") from None
-    print(f"📝 Remediation script saved to: {path}" if notes.encoding.lower().replace("-", "")
-          == "utf8" else f"Remediation script saved to: {path}", file=notes)
+    print(f"📝 Remediation script saved to: {path}" if _is_utf8(notes)
+          else f"Remediation script saved to: {path}", file=notes)
 
 
 def _execute(actions: Any, settings: Any, args: argparse.Namespace, notes: TextIO) -> None:
@@ -157,4 +158,12 @@ def _uses_state(args: argparse.Namespace, settings: Any) -> bool:
 
     configured = settings.state.dir != State().dir or "REMEDIATOR_STATE_DIR" in os.environ
     return bool(args.state_dir) or configured or settings.state.backend == "kubernetes"
+
+
+def _is_utf8(stream: TextIO) -> bool:
+    """Whether the stream can carry the report's emoji (any spelling of UTF-8)."""
+    try:
+        return codecs.lookup(getattr(stream, "encoding", None) or "ascii").name == "utf-8"
+    except LookupError:
+        return False
 

@@ -62,6 +62,15 @@ def test_sample_report_layout(tmp_path: Path) -> None:
             "--namespace=default") in out
 
 
+@pytest.mark.parametrize("encoding", ["utf_8", "UTF8"])
+def test_emoji_for_any_spelling_of_utf8(tmp_path: Path, encoding: str) -> None:
+    """utf_8 or UTF8 in PYTHONIOENCODING is UTF-8 too: the report keeps its emoji."""
+    done = watch(tmp_path, "--results", str(results(tmp_path, SAMPLE_REPORT)),
+                 encoding=encoding)
+
+    assert "1. [🟡 HIGH] Increase gateway replicas" in done.stdout
+
+
 def test_plain_markers_when_stdout_is_not_utf8(tmp_path: Path) -> None:
     """Without UTF-8 the report uses plain markers instead of emoji."""
     path = results(tmp_path, SAMPLE_REPORT)
