@@ -177,15 +177,21 @@ def big(work: Path, scale: Scale) -> list[Row]:
         processed = time.monotonic() - started
         peak = daemon.peak_rss_bytes()
         after = daemon.rss_bytes()
+        # The same notification again, all repeats: what the first one freed is reused.
+        _post(daemon, body)
+        _settled(daemon)
+        again = daemon.rss_bytes()
 
-    grown, kept = (peak - before) / MB, (after - before) / MB
+    grown, kept, regrown = (peak - before) / MB, (after - before) / MB, (again - after) / MB
     return [
         Row(f"10,000 alerts in one notification ({len(body) / MB:.1f} MB): accepted",
             accepted, parse_seconds, "s", "-", None),
         Row("10,000 alerts: fully processed (decided)", processed, parse_seconds, "s", "< 1 s",
             processed < 1),
         Row(f"10,000 alerts: memory kept afterwards (peak +{grown:.0f} MB)", kept, grown, "MB",
-            "kept < peak", kept < grown),
+            "-", None),
+        Row("10,000 alerts: growth when they come again (repeats)", regrown, kept, "MB",
+            "< 5 MB", regrown < 5),
     ]
 
 
