@@ -480,3 +480,19 @@ def test_the_example_config_keeps_watch_stateless(tmp_path: Path, repo_root: Pat
 
     assert all("rollback deployment/llm-gateway: dry_run" in run.stdout for run in runs)
     assert not (tmp_path / ".remediator-state").exists()
+
+
+def test_a_reader_that_goes_away_gets_no_traceback(tmp_path: Path) -> None:
+    """`remediator watch | head -0`: stdout closed early ends quietly with 141, like SIGPIPE."""
+    environ = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "remediator", "watch", "--results",
+         str(results(tmp_path, EXAMPLE_2))],
+        cwd=tmp_path, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+
+    assert 141 == process.wait(timeout=60)
+    assert "Traceback" not in stderr and stderr == ""
