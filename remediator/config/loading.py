@@ -116,8 +116,17 @@ def _origin(field: str | None, origins: Mapping[str, str]) -> str | None:
     return None
 
 
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+"""Far above any real config; a larger file (or /dev/zero) is refused, not read."""
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
+        # A FIFO or device would block or never end: only a regular file is a config.
+        if path.exists() and not path.is_dir() and not path.is_file():
+            raise ConfigError(str(path), None, "is not a regular file (a device or a pipe?)")
+        if path.is_file() and path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(str(path), None, "is too large to be a config file")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(str(path), None, "no such file") from None

@@ -207,3 +207,15 @@ def test_results_format_is_checked_when_loading(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"results\.format: Input should be 'native', "):
         loading.load_settings(path, environ={})
     assert FORMATS == get_args(ResultFormat)
+
+
+def test_a_pipe_or_device_is_not_read_as_a_config(tmp_path: Path) -> None:
+    """A FIFO would block the start and /dev/zero never end: both are refused at once."""
+    import os
+
+    fifo = tmp_path / "config.fifo"
+    os.mkfifo(fifo)
+
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(ConfigError, match="is not a regular file"):
+            loading.load_settings(path, environ={})
