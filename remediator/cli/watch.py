@@ -35,7 +35,8 @@ def register(subparsers: Any) -> None:
                         "bench/bench_results.json)")
     parser.add_argument("--format", metavar="F",
                         help="results format; detected when omitted "
-                        "(native, vllm, llmperf, genai-perf, guidellm, k6, locust, oha, vegeta)")
+                        "(native, vllm, llmperf, genai-perf, guidellm, k6, locust, oha, vegeta, "
+                        "hey)")
     parser.add_argument("--run", type=int, metavar="N",
                         help="which run of a multi-run file to judge (0-based; default: last)")
     parser.add_argument("--config", metavar="PATH", help="YAML config file")
