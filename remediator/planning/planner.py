@@ -115,7 +115,9 @@ def merge(actions: Sequence[Action], targets: Targets) -> list[Action]:
     for key, action in list(by_key.items()):
         if action.type is ActionType.RESTART and action.target in rolled_back:
             del by_key[key]
-        if action.type is ActionType.PATCH_CONFIG:
+        if action.type is ActionType.PATCH_CONFIG and action.restarts:
+            # Dropped when rollbacks took every restart; a patch configured without
+            # restarts (`restart: []`) stands on its own.
             kept = tuple(t for t in action.restarts if t not in rolled_back)
             if not kept:
                 del by_key[key]

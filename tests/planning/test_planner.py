@@ -210,3 +210,15 @@ def test_plan_orders_by_priority_then_type_then_gateway_first() -> None:
         (1, "scale", "llm-backend", 5),
         (2, "patch_config", "llm-config", None),
     ] == summary(actions)
+
+
+def test_a_config_patch_without_restarts_is_planned_on_its_own() -> None:
+    """restart: [] patches MAX_TOKENS only; it is not mistaken for a patch emptied by rollbacks."""
+    settings = Settings.model_validate(
+        {"policy": {"error_rate_warning": {"restart": []}}}
+    )
+
+    actions = plan_for(result(error_rate=0.02), settings)
+
+    assert [(2, "patch_config", "llm-config", None)] == summary(actions)
+    assert () == actions[0].restarts
