@@ -187,7 +187,9 @@ def _for_condition(
                 rationale=describe.why(condition),
                 config_key=targets.config.key,
                 config_value=str(patch.max_tokens),
-                restarts=tuple(_deployment(targets, role) for role in patch.restart),
+                # Once each, even when both roles name one Deployment.
+                restarts=tuple(dict.fromkeys(_deployment(targets, role)
+                                             for role in patch.restart)),
                 causes=(str(condition),),
             )
         ]

@@ -222,3 +222,13 @@ def test_a_config_patch_without_restarts_is_planned_on_its_own() -> None:
 
     assert [(2, "patch_config", "llm-config", None)] == summary(actions)
     assert () == actions[0].restarts
+
+
+def test_one_deployment_in_both_roles_is_restarted_once() -> None:
+    """Gateway and backend set to one Deployment: its restart is not listed twice."""
+    settings = Settings.model_validate({"targets": {
+        "gateway": {"deployment": "llm"}, "backend": {"deployment": "llm"}}})
+
+    actions = plan_for(result(error_rate=0.02), settings)
+
+    assert ["llm"] == [t.name for t in actions[0].restarts]
