@@ -69,10 +69,15 @@ class Timeline:
         """Compare each component's state with the last look, and note what moved."""
         stack = self.stack
         self._changes("Prometheus", stack.prometheus_alerts())
-        self._changes("Alertmanager", stack.alertmanager_alerts())
+        self._changes("Alertmanager", stack.alertmanager_alerts(),
+                      first=stack.alertmanager_receivers())
+        outcomes: dict[int, str] = self._seen.setdefault("decisions", {})
         for decision in stack.decisions():
-            if decision["id"] not in self._seen.setdefault("decisions", set()):
-                self._seen["decisions"].add(decision["id"])
+            # A decision is written `pending` before the executor runs: note it
+            # once it is settled, with the outcome people care about.
+            settled = decision["outcome"] != "pending"
+            if settled and outcomes.get(decision["id"]) != decision["outcome"]:
+                outcomes[decision["id"]] = decision["outcome"]
                 cause = (decision.get("alert") or {}).get("alertname", "-")
                 command = decision["command"] or decision["type"]
                 # A dry run's reason repeats its command: say it once.
@@ -102,12 +107,15 @@ class Timeline:
         self.observe()
         return value
 
-    def _changes(self, where: str, states: dict[str, str]) -> None:
+    def _changes(self, where: str, states: dict[str, str],
+                 first: dict[str, str] | None = None) -> None:
+        """Note each changed state; `first` adds a word when a name first appears."""
         before: dict[str, str] = self._seen.get(where, {})
         for name in sorted(set(before) | set(states)):
             if before.get(name) != states.get(name):
+                extra = (first or {}).get(name) if name not in before else None
                 self.note(f"{where:<11} {name}: {before.get(name, '-')} -> "
-                          f"{states.get(name, 'gone')}")
+                          f"{states.get(name, 'gone')}" + (f" ({extra})" if extra else ""))
         self._seen[where] = states
 
 
@@ -241,6 +249,14 @@ class Stack:
         """Alert name to state (`active`, `suppressed`) in Alertmanager now."""
         alerts = self._json(self.alertmanager_url("/api/v2/alerts"))
         return {a["labels"]["alertname"]: a["status"]["state"] for a in alerts}
+
+    def alertmanager_receivers(self) -> dict[str, str]:
+        """Alert name to where Alertmanager routes it: `to remediator`, `to operators`."""
+        alerts = self._json(self.alertmanager_url("/api/v2/alerts"))
+        return {
+            a["labels"]["alertname"]: "to " + ", ".join(r["name"] for r in a["receivers"])
+            for a in alerts
+        }
 
     def wait(self, what: str, check: Callable[[], T | None], timeout: float = 60.0) -> T:
         """Poll `check` until it returns something truthy, or fail with the logs."""
