@@ -124,6 +124,16 @@ def merge(actions: Sequence[Action], targets: Targets) -> list[Action]:
             elif kept != action.restarts:
                 by_key[key] = dataclasses.replace(action, restarts=kept)
 
+    # A config patch at least as urgent restarts its Deployments anyway, after the
+    # patch, which is when a restart helps: a separate restart would repeat it.
+    patched = [a for a in by_key.values() if a.type is ActionType.PATCH_CONFIG]
+    for key, action in list(by_key.items()):
+        if action.type is ActionType.RESTART and any(
+            action.target in patch.restarts and patch.priority <= action.priority
+            for patch in patched
+        ):
+            del by_key[key]
+
     capped = [_cap(action, targets) for action in by_key.values()]
     return sorted(capped, key=lambda a: _order(a, targets))
 

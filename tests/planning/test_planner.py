@@ -232,3 +232,20 @@ def test_one_deployment_in_both_roles_is_restarted_once() -> None:
     actions = plan_for(result(error_rate=0.02), settings)
 
     assert ["llm"] == [t.name for t in actions[0].restarts]
+
+
+@pytest.mark.parametrize(("restart_priority", "expected"), [
+    (2, ["patch_config"]),
+    (1, ["restart", "patch_config"]),
+])
+def test_a_requested_restart_the_config_patch_does_anyway_is_dropped(
+        restart_priority: int, expected: list[str]) -> None:
+    """The patch restarts the gateway after lowering MAX_TOKENS; a second restart repeats it,
+    unless it was asked for more urgently than the patch."""
+    gateway = Target("Deployment", "default", "llm-gateway")
+    restart = Action(ActionType.RESTART, restart_priority, gateway, "restart", "custom alert")
+
+    actions = planner.plan([Condition(Metric.ERROR_RATE, Level.WARNING)], Settings(),
+                           requested=[restart])
+
+    assert expected == [str(a.type) for a in actions]
