@@ -126,13 +126,18 @@ def merge(actions: Sequence[Action], targets: Targets) -> list[Action]:
 
     # A config patch at least as urgent restarts its Deployments anyway, after the
     # patch, which is when a restart helps: a separate restart would repeat it.
+    # Its causes join the patch, so the alerts behind it are answered by the patch.
     patched = [a for a in by_key.values() if a.type is ActionType.PATCH_CONFIG]
     for key, action in list(by_key.items()):
-        if action.type is ActionType.RESTART and any(
-            action.target in patch.restarts and patch.priority <= action.priority
-            for patch in patched
-        ):
+        if action.type is not ActionType.RESTART:
+            continue
+        covering = next((p for p in patched if action.target in p.restarts
+                         and p.priority <= action.priority), None)
+        if covering is not None:
             del by_key[key]
+            merged = by_key[covering.key]
+            by_key[covering.key] = dataclasses.replace(
+                merged, causes=tuple(dict.fromkeys((*merged.causes, *action.causes))))
 
     capped = [_cap(action, targets) for action in by_key.values()]
     return sorted(capped, key=lambda a: _order(a, targets))

@@ -243,9 +243,12 @@ def test_a_requested_restart_the_config_patch_does_anyway_is_dropped(
     """The patch restarts the gateway after lowering MAX_TOKENS; a second restart repeats it,
     unless it was asked for more urgently than the patch."""
     gateway = Target("Deployment", "default", "llm-gateway")
-    restart = Action(ActionType.RESTART, restart_priority, gateway, "restart", "custom alert")
+    restart = Action(ActionType.RESTART, restart_priority, gateway, "restart", "custom alert",
+                     causes=("alert PodStuck default/llm-gateway",))
 
     actions = planner.plan([Condition(Metric.ERROR_RATE, Level.WARNING)], Settings(),
                            requested=[restart])
 
     assert expected == [str(a.type) for a in actions]
+    patch = actions[-1]
+    assert ("alert PodStuck default/llm-gateway" in patch.causes) is (len(actions) == 1)
