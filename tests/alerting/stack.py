@@ -2,7 +2,8 @@
 The real alerting chain on loopback: our daemon, Prometheus and Alertmanager.
 
 Used by the end-to-end test and by `make demo` (scripts/demo.py). The daemon
-runs with the dry-run executor and reads a results file we write; Prometheus
+runs with the dry-run executor, or with the Kubernetes executor on a fake
+cluster (tests/alerting/cluster.py), and reads a results file we write; Prometheus
 scrapes its gauges every second and evaluates rules generated from the same
 config file the daemon reads; Alertmanager routes the alerts back with a
 config generated from it too. Every wait polls with a deadline: nothing
@@ -148,6 +149,8 @@ class Stack:
     alertmanager_port: int = dataclasses.field(default_factory=free_port)
     prometheus_port: int = dataclasses.field(default_factory=free_port)
     processes: dict[str, subprocess.Popen[bytes]] = dataclasses.field(default_factory=dict)
+    kubeconfig: Path | None = None
+    """A fake cluster to act on with the Kubernetes executor; dry-run without one."""
     settings: Settings = dataclasses.field(init=False)
 
     # --- start and stop -----------------------------------------------------
@@ -303,12 +306,14 @@ class Stack:
             "server": {"listen": f"127.0.0.1:{self.daemon_port}"},
             "state": {"dir": str(self.root / "state")},
             "results": {"path": str(self.results), "poll_seconds": 0.2},
-            # Warnings too are acted on (in dry-run), so escalation shows.
-            "execution": {"min_priority": 2},
+            # Warnings too are acted on (dry-run, or on the fake cluster): escalation shows.
+            "execution": {"min_priority": 2, "auto_execute": self.kubeconfig is not None},
             # Short `for` and repeats, so the chain runs in seconds.
             "rules": {"for_seconds": 1},
             "alerts": {"repeat_interval_seconds": 2, "expiry_seconds": 600},
         }
+        if self.kubeconfig is not None:
+            config["kubernetes"] = {"kubeconfig": str(self.kubeconfig)}
         (self.root / "remediator.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
         self.settings = loading.load_settings(self.root / "remediator.yaml", environ={})
 
