@@ -9,7 +9,7 @@ figure, measured, baseline, ratio, target, pass or fail; exit 1 when a
 target is missed. Traffic goes to 127.0.0.1 only. docs/performance.md says
 what each figure measures and why.
 
-    python scripts/bench.py                  # everything, a few minutes
+    python scripts/bench.py                  # everything, about 3.5 minutes
     python scripts/bench.py --quick          # shorter runs, rougher figures
     python scripts/bench.py throughput vllm  # only these figures
 """
@@ -35,6 +35,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 # The harnesses live with the tests, which run the same daemon and servers.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -377,8 +379,6 @@ def _timed_post(url: str, body: bytes, headers: dict[str, str]) -> float:
 
 async def _post_all(url: str, bodies: list[bytes], headers: dict[str, str]) -> None:
     """Each body once, eight at a time; any reply but 200 stops the run."""
-    import aiohttp
-
     queue = list(reversed(bodies))
     async with aiohttp.ClientSession(headers={"Content-Type": "application/json",
                                               **headers}) as session:
