@@ -309,3 +309,39 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert last.startswith(f"remediator: error: command line: --listen: cannot listen on "
                            f"127.0.0.1:{port}")
     assert "Traceback" not in done.stderr
+
+
+async def test_the_readmes_first_run_gives_what_it_promises(
+        tmp_path: Path, servers: list[Server]) -> None:
+    """The two bodies of README's "A first run", sent as shown: the gauges and the decision."""
+    import re
+
+    section = (REPO / "README.md").read_text().split("## A first run")[1].split("\n## ")[0]
+    push, webhook = re.findall(r"--data-binary \\?\s*'(.*?)'", section, re.DOTALL)
+    port = free_port()
+    server = Server(["--listen", f"127.0.0.1:{port}", "--config",
+                     str(REPO / "remediator.example.yaml")], cwd=tmp_path, port=port)
+    servers.append(server)
+    await server.ready()
+
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{server.url}/api/v1/results", data=push) as reply:
+            assert reply.status == 200, await reply.text()
+        gauges = await _text(f"{server.url}/metrics")
+        for _ in range(2):
+            async with session.post(f"{server.url}/webhook/alertmanager", data=webhook,
+                                    headers={"Content-Type": "application/json"}) as reply:
+                assert reply.status == 200, await reply.text()
+    await _until(lambda: "decision 1:" in server.log.read_text(), "the decision")
+    listed = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "remediator", "decisions", "--url", server.url],
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+        text=True, timeout=START_SECONDS, check=False,
+    )
+
+    assert 'llm_bench_latency_seconds{percentile="95"} 0.165' in gauges
+    assert listed.returncode == 0, listed.stderr
+    [line] = listed.stdout.strip().splitlines()
+    assert "dry_run" in line and ("would run: kubectl scale deployment llm-gateway "
+                                  "--replicas=5 --namespace=default") in line
