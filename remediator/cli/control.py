@@ -122,7 +122,8 @@ def _target(text: str) -> str:
     parts = text.split("/")
     if len(parts) != 3 or parts[1].lower() not in KINDS:
         raise InputError("command line", "TARGET",
-                         f"must be namespace/deployment/name, got {text!r}")
+                         f"must be namespace/deployment/name (or namespace/configmap/name),"
+                         f" got {text!r}")
     namespace, kind, name = parts
     problem = names.label_problem(namespace) or names.subdomain_problem(name)
     if problem:
