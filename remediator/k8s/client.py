@@ -137,6 +137,7 @@ async def new_api_client(
             path = settings.kubeconfig or environ.get("KUBECONFIG") or str(
                 Path.home() / ".kube" / "config"
             )
+            _require_a_kubeconfig(path, explicit=settings.kubeconfig is not None)
             await k8s_config.load_kube_config(
                 config_file=path, context=settings.context,
                 client_configuration=configuration, persist_config=False,
@@ -148,6 +149,24 @@ async def new_api_client(
     api_client = k8s_client.ApiClient(configuration)
     api_client.user_agent = f"remediator/{__version__}"
     return api_client
+
+
+def _require_a_kubeconfig(path: str, *, explicit: bool) -> None:
+    """
+    Refuse, in one sentence, a kubeconfig list none of whose files exists.
+
+    The library would otherwise print its own warning and then complain of a
+    missing `current-context`, which names neither the file nor the remedy.
+    KUBECONFIG may list several files, as kubectl allows.
+    """
+    files = [part for part in path.split(os.pathsep) if part]
+    if any(Path(file).expanduser().is_file() for file in files):
+        return
+    source = "--kubeconfig" if explicit else "KUBECONFIG or ~/.kube/config"
+    raise ClientConfigError(
+        f"kubernetes configuration: no kubeconfig file at {path} ({source}), and not"
+        " running in a pod; set --kubeconfig or KUBECONFIG"
+    )
 
 
 class Api:

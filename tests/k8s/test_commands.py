@@ -199,3 +199,22 @@ async def settled(server: Server, session: aiohttp.ClientSession) -> list[dict[s
             return history
         await asyncio.sleep(0.05)
     raise AssertionError(f"decisions still pending\n{server.tail()}")
+
+
+async def test_watch_auto_execute_without_any_kubeconfig_names_the_file_and_the_remedy(
+    tmp_path: Path,
+) -> None:
+    """Not in a pod, no KUBECONFIG, no ~/.kube/config: each action fails saying where we looked."""
+    env = {"HOME": str(tmp_path)}
+
+    done = await remediator("watch", "--results", results(tmp_path), "--auto-execute",
+                            cwd=tmp_path, env=env)
+
+    assert done.returncode == 0, done.stderr
+    failed = [line for line in done.stdout.splitlines() if ": failed - " in line]
+    assert len(failed) == 2, done.stdout
+    for line in failed:
+        assert f"no kubeconfig file at {tmp_path}/.kube/config" in line
+        assert "set --kubeconfig or KUBECONFIG" in line
+    assert "current-context" not in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
