@@ -118,6 +118,7 @@ def _write_script(path: str, actions: Any, result: Any, now: datetime, settings:
 
     if not actions:
         print(f"No actions planned: no script written to {path}.", file=notes)
+        _remove_stale_script(Path(path), notes)
         return
     text = script.generate(actions, result, now=now,
                            rollout_timeout_seconds=settings.execution.rollout_timeout_seconds)
@@ -129,6 +130,35 @@ def _write_script(path: str, actions: Any, result: Any, now: datetime, settings:
         raise InputError(path, None, f"cannot write the script: {error.strerror}") from None
     print(f"📝 Remediation script saved to: {path}" if _is_utf8(notes)
           else f"Remediation script saved to: {path}", file=notes)
+
+
+def _remove_stale_script(path: Path, notes: TextIO) -> None:
+    """
+    Delete a script an earlier run left at `path`, when it is one of ours.
+
+    A CI step or CronJob that runs "the script, if there is one" would
+    otherwise replay an old plan against a platform that is healthy now.
+    A file we did not write is never touched.
+    """
+    from remediator.planning import script
+
+    try:
+        with path.open("rb") as existing:
+            head = existing.read(512).decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise InputError(str(path), None, f"cannot read it: {error.strerror}") from None
+    if not script.is_generated(head):
+        print(f"{path} is not a remediator script: left as it is.", file=notes)
+        return
+
+    try:
+        path.unlink()
+    except OSError as error:
+        raise InputError(str(path), None,
+                         f"cannot remove the previous script: {error.strerror}") from None
+    print(f"Removed the previous run's script at {path}.", file=notes)
 
 
 def _execute(actions: Any, settings: Any, args: argparse.Namespace, notes: TextIO) -> None:

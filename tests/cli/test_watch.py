@@ -162,6 +162,30 @@ def test_script_is_written_only_when_there_are_actions(tmp_path: Path) -> None:
     assert not script.exists()
 
 
+def test_a_healthy_run_removes_the_previous_runs_script_but_no_other_file(
+        tmp_path: Path) -> None:
+    """A stale plan must not be replayed: our old script goes; a file we did not write stays."""
+    script = tmp_path / "fix.sh"
+    degraded = watch(tmp_path, "--results", str(results(tmp_path, EXAMPLE_2)),
+                     "--generate-script", str(script))
+    assert 0 == degraded.returncode, degraded.stderr
+    assert script.exists()
+
+    healthy = watch(tmp_path, "--results", str(results(tmp_path, HEALTHY)),
+                    "--generate-script", str(script))
+    assert 0 == healthy.returncode, healthy.stderr
+    assert f"Removed the previous run's script at {script}" in healthy.stdout
+    assert not script.exists()
+
+    mine = tmp_path / "deploy.sh"
+    mine.write_text("#!/usr/bin/env bash\necho my own\n")
+    again = watch(tmp_path, "--results", str(results(tmp_path, HEALTHY)),
+                  "--generate-script", str(mine))
+    assert 0 == again.returncode, again.stderr
+    assert "is not a remediator script: left as it is" in again.stdout
+    assert mine.read_text() == "#!/usr/bin/env bash\necho my own\n"
+
+
 @pytest.mark.parametrize(("document", "expected"), [
     ('{"latency_stats": {"p95_ms": "fast"}}', "latency_stats.p95_ms"),
     ('{"latency_stats": {"p95_ms": -5}, "error_rate": 0}', "latency_stats.p95_ms"),
