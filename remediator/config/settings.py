@@ -481,7 +481,7 @@ class Rules(_Model):
     """How the generated Prometheus rules and Operator objects are labelled."""
 
     release_label: str = "kube-prometheus-stack"
-    runbook_base_url: str = "https://github.com/example/remediator/blob/main/README.md"
+    runbook_base_url: str = "https://github.com/example/remediator/blob/main/docs/alerting.md"
     for_seconds: Annotated[float, Field(ge=0)] = 120.0
     """How long a threshold must hold before its alert fires (rule `for`)."""
 

@@ -314,9 +314,11 @@ class TestGeneration:
         headings = {line[4:].strip().lower() for line in runbooks.splitlines()
                     if line.startswith("### ")}
 
-        anchors = {rule["annotations"]["runbook_url"].rsplit("#", 1)[1]
-                   for rule in _documents(Settings())}
+        links = [rule["annotations"]["runbook_url"] for rule in _documents(Settings())]
+        pages = {link.rsplit("#", 1)[0] for link in links}
+        anchors = {link.rsplit("#", 1)[1] for link in links}
 
+        assert {page.rsplit("/blob/main/", 1)[1] for page in pages} == {"docs/alerting.md"}
         assert anchors - headings == set()
 
     def test_the_remediation_labels_name_the_planned_action_and_target(self) -> None:
