@@ -6,6 +6,15 @@ same way. A decision that passes the guard is stored as `pending` before
 the executor runs, so that a crash in the middle still counts it toward the
 cooldown (it is marked failed, "interrupted", at the next start, and never
 repeated automatically).
+
+Only the leader decides. Leadership is checked before each decision and
+again immediately before the executor runs: a replica that lost the Lease in
+the middle of a plan stops there (`LeadershipLost`), and what it did not
+carry out stays for the next leader, not counted and not settled.
+
+A dry run goes where the settings say (`runner.dry_run_executor_for`): to
+the API with `dryRun=All` when execution is on but held back, and to the
+local dry run, which contacts nothing, when execution is off.
 """
 
 from __future__ import annotations
@@ -20,11 +29,13 @@ from remediator.alerting.mapping import Rejected
 from remediator.config.settings import Settings
 from remediator.execution.base import ExecutionReport, Executor, Outcome
 from remediator.execution.dryrun import DryRunExecutor
+from remediator.execution.runner import dry_run_executor_for
 from remediator.guarding.guard import Guard, Verdict
+from remediator.leadership import Leadership
 from remediator.metrics import SKIP_REASONS, SelfMetrics
 from remediator.notify.notifier import Notifier
 from remediator.planning import commands
-from remediator.planning.actions import Action, Target
+from remediator.planning.actions import Action, ActionType, Target
 from remediator.state.base import AlertRef, DecisionRecord, EpisodeRecord, Store, TargetState
 
 logger = logging.getLogger("remediator.remediation")
@@ -36,20 +47,37 @@ INTERRUPTED = (
     " so it is not repeated automatically"
 )
 NOTIFIED_OUTCOMES = {"executed", "refused", "failed"}
+NOT_LEADER = (
+    "not_leader: leadership was lost before it was carried out; nothing was done, and the"
+    " next leader decides it again"
+)
+
+
+class LeadershipLost(Exception):
+    """This replica is no longer the leader: stop deciding, leave the rest pending."""
 
 
 class Decider:
     def __init__(self, settings: Settings, *, store: Store, executor: Executor,
                  metrics: SelfMetrics | None = None, notifier: Notifier | None = None,
+                 leadership: Leadership | None = None, dry_run: Executor | None = None,
                  clock: Clock = time.time) -> None:
+        """
+        `dry_run` carries out what the guard holds back (default: from the
+        settings, server-side or local); `leadership` says whether we may act
+        (default: always).
+        """
         self.settings = settings
         self.store = store
         self.executor = executor
         self.metrics = metrics
         self.notifier = notifier
         self.clock = clock
+        self.leadership = leadership or Leadership()
         self.guard = Guard(settings)
-        self.dry_run = DryRunExecutor()
+        self.dry_run = dry_run or dry_run_executor_for(settings)
+        self.local_dry_run = DryRunExecutor()
+        """Investigate actions run nothing: recorded as a local dry run wherever we are."""
         self.next_retry: float | None = None
         """The earliest time a deferred action (cooldown, rate limit, breaker) may pass."""
 
@@ -92,12 +120,14 @@ class Decider:
 
         `episodes` are the alert episodes behind the action (none for the CLI
         and operators); `alert` names the cause when there are no episodes.
+        Raises `LeadershipLost` when this replica may no longer act.
         """
         keys = sorted({e.key for e in episodes})
         cause = alert or _newest_alert(episodes)
 
         # Check and record under one lock: two coroutines never both pass.
         async with self.guard.lock:
+            self.check_leadership()
             now = self.clock()
             verdict = self.guard.check(action, episodes=keys, now=now)
             if verdict.skip == "duplicate":
@@ -119,8 +149,12 @@ class Decider:
             self._recorded(decision, action)
             return decision
 
+        # Recording took a write to the store: leadership may have gone meanwhile.
+        if not self.leadership.leader:
+            await self._hand_back(decision, action)
+
         # Carry it out off the lock: the pending record already counts.
-        executor = self.dry_run if verdict.dry_run else self.executor
+        executor = self._executor_for(action, verdict)
         report, seconds = await self._run(executor, action)
         decision.outcome = str(report.outcome)
         decision.reason = report.reason
@@ -149,8 +183,14 @@ class Decider:
         self._recorded(decision, action)
         return decision
 
+    def check_leadership(self) -> None:
+        """Raise `LeadershipLost` unless this replica may act."""
+        if not self.leadership.leader:
+            raise LeadershipLost("not the leader")
+
     async def reject(self, rejected: Rejected, episode: EpisodeRecord) -> DecisionRecord:
         """Record an alert that names a target we refuse (invalid, or not ours)."""
+        self.check_leadership()
         now = self.clock()
         decision = DecisionRecord(
             time=now,
@@ -215,6 +255,28 @@ class Decider:
                 await self.store.save_target(state)
 
     # --- helpers -----------------------------------------------------------
+
+    def _executor_for(self, action: Action, verdict: Verdict) -> Executor:
+        if not verdict.dry_run:
+            return self.executor
+        if action.type is ActionType.INVESTIGATE:
+            return self.local_dry_run
+        return self.dry_run
+
+    async def _hand_back(self, decision: DecisionRecord, action: Action) -> None:
+        """
+        Leadership went between recording and executing: undo the pending record's
+        weight (no cooldown, no cover of its episodes) so the next leader decides it.
+        """
+        decision.outcome = "skipped"
+        decision.reason = NOT_LEADER
+        decision.counted = False
+        decision.covering = False
+        await self.store.update_decision(decision)
+        async with self.guard.lock:
+            self.guard.remember(decision)
+        self._recorded(decision, action)
+        raise LeadershipLost("leadership lost before the executor ran")
 
     async def _run(self, executor: Executor, action: Action) -> tuple[ExecutionReport, float]:
         started = time.monotonic()

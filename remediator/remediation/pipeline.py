@@ -14,6 +14,11 @@ together, and several alerts asking for one action make one), and decides
 each action through the guard. Passes coalesce: a storm of new episodes
 costs a few passes, not one per alert. Episodes recorded but not yet
 evaluated survive a restart and are evaluated at the next start.
+
+Only the leader decides, and it checks before each decision, not only before
+a pass: a pass that loses leadership stops where it is, and its episodes stay
+pending, so what it did not decide is decided by the next leader (or by this
+replica when it leads again).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from remediator.notify.notifier import Notifier
 from remediator.planning import planner
 from remediator.planning.actions import Action
 from remediator.planning.conditions import Condition
-from remediator.remediation.deciding import Decider
+from remediator.remediation.deciding import Decider, LeadershipLost
 from remediator.remediation.episodes import Absorbed, EpisodeBook
 from remediator.state.base import EpisodeRecord, Store
 
@@ -70,7 +75,7 @@ class Remediation:
         self.leadership = leadership or Leadership()
         self.book = EpisodeBook(expiry_seconds=settings.alerts.expiry)
         self.decider = Decider(settings, store=store, executor=executor, metrics=metrics,
-                               notifier=notifier, clock=clock)
+                               notifier=notifier, leadership=self.leadership, clock=clock)
         self._receiving = asyncio.Lock()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -103,6 +108,11 @@ class Remediation:
 
     def wake(self) -> None:
         self._wake.set()
+
+    @property
+    def evaluating(self) -> bool:
+        """A pass is running now."""
+        return self._evaluating
 
     @property
     def idle(self) -> bool:
@@ -173,6 +183,10 @@ class Remediation:
                 if self._reload:
                     await self.reload()
                 await self.evaluate()
+            except LeadershipLost:
+                # Not an error: the rest waits, pending, for whoever leads next.
+                logger.warning("leadership lost during an evaluation pass; %d episodes stay"
+                               " pending for the next leader", self.book.pending_count)
             except Exception:  # top-level boundary: the worker must outlive any one bad pass
                 # The episodes stay pending and are evaluated again on the next pass.
                 logger.exception("evaluation pass failed; retrying shortly")
@@ -183,7 +197,13 @@ class Remediation:
                 self._evaluating = False
 
     async def evaluate(self) -> None:
-        """One pass: resolves, rejections, then the plan of the firing set, decided."""
+        """
+        One pass: resolves, rejections, then the plan of the firing set, decided.
+
+        Raises `LeadershipLost` when leadership goes before the pass is done;
+        its episodes then stay pending.
+        """
+        self.decider.check_leadership()
         now = self.clock()
         self.decider.next_retry = None
         pending = self.book.pending()

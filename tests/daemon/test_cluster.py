@@ -173,3 +173,43 @@ async def test_group_key_never_reaches_the_cluster(on_cluster: Any, fake_kube: F
     assert keys and all(QUALIFIED_NAME.match(key) for key in keys), keys
     assert all(group_key not in repr(obj) and "severity=~" not in repr(obj)
                for obj in objects)
+
+
+def snapshot(fake: FakeKube) -> list[tuple[str, str, str]]:
+    """Every object we might touch, with its resourceVersion: any stored write shows."""
+    return sorted(
+        (kind, obj["metadata"]["name"], obj["metadata"]["resourceVersion"])
+        for kind in ("Deployment", "ConfigMap", "ReplicaSet", "Event")
+        for obj in fake.cluster.list(kind, NS)
+    )
+
+
+async def test_dry_run_with_execution_on_asks_the_api_server(
+        make_daemon: MakeDaemon, fake_kube: FakeKube, tmp_path: Path) -> None:
+    """
+    AUTO_EXECUTE=true with DRY_RUN=true: the daemon's dry run is the server's.
+
+    The scale goes to the API with `dryRun=All` (so RBAC and admission are
+    checked), nothing is stored, and the decision is a dry run that says
+    what would change, from the live count.
+    """
+    seed(fake_kube)
+    before = snapshot(fake_kube)
+    settings = make_settings(**{
+        **EXECUTING, "execution.dry_run": True, "state.dir": str(tmp_path / "state"),
+        "results.path": str(tmp_path / "bench_results.json"),
+        "kubernetes.kubeconfig": str(fake_kube.kubeconfig_path)})
+    daemon = await make_daemon(settings)
+
+    await daemon.post(notification(alert("LLMLatencyP95Critical")))
+    await daemon.settle()
+
+    [decision] = await daemon.decisions()
+    sent = [e.path for e in fake_kube.cluster.access_log if e.method in ("PATCH", "PUT", "POST")]
+    assert (decision.type, decision.outcome, decision.skip) == ("scale", "dry_run", "dry_run")
+    assert "would scale deployment/llm-gateway from 3 to 5" in decision.reason
+    assert (decision.details["before"], decision.details["after"]) == (3, 5)
+    assert decision.executor == "kubernetes"
+    assert len(scale_writes(fake_kube)) == 1
+    assert sent and all("dryRun=All" in path for path in sent)
+    assert snapshot(fake_kube) == before

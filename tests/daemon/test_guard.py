@@ -40,9 +40,9 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 
 
 async def decider_for(store: SqliteStore, clock: FakeClock, executor: Any = None,
-                      **dotted: Any) -> Decider:
+                      dry_run: Any = None, **dotted: Any) -> Decider:
     decider = Decider(make_settings(**{**EXECUTING, **dotted}), store=store,
-                      executor=executor or RecordingExecutor(), clock=clock)
+                      executor=executor or RecordingExecutor(), dry_run=dry_run, clock=clock)
     await decider.load()
     return decider
 
@@ -191,15 +191,17 @@ async def test_dry_run_counts_toward_cooldowns_like_execution(store: SqliteStore
 
 
 async def test_per_type_dry_run_mode(store: SqliteStore) -> None:
-    """A type in dry-run mode is not executed even with execution on."""
+    """A type in dry-run mode is not executed even with execution on: it is dry-run."""
     clock = FakeClock()
-    executor = RecordingExecutor()
-    decider = await decider_for(store, clock, executor, **{"execution.modes.scale": "dry-run"})
+    executor, held_back = RecordingExecutor(), RecordingExecutor(Outcome.DRY_RUN)
+    decider = await decider_for(store, clock, executor, held_back,
+                                **{"execution.modes.scale": "dry-run"})
 
     decided = await decider.decide(scale(5))
 
     assert outcome(decided) == "dry_run"
     assert executor.actions == []
+    assert [a.replicas for a in held_back.actions] == [5]
 
 
 async def test_paused_target_is_skipped_until_resumed(store: SqliteStore) -> None:
