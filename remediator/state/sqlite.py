@@ -6,6 +6,13 @@ survives `kill -9` and power loss alike. Records are kept as JSON text, one
 row each, mirroring what other backends store. SQLite calls run on one
 worker thread of their own, so the event loop never waits on the disk and
 the connection is only ever used from one thread.
+
+Writes are group-committed: the writes that arrive while a transaction is
+being synced go together into the next one, and each call returns once the
+transaction holding its write is synced. In a storm of new episodes the
+store then syncs once per batch rather than once per notification, and the
+worker's decisions share those batches instead of queueing behind every
+notification (or making the notifications queue behind them).
 """
 
 from __future__ import annotations
@@ -47,6 +54,9 @@ CREATE TABLE IF NOT EXISTS targets (
 
 T = TypeVar("T")
 
+Write = Callable[[sqlite3.Connection], Any]
+"""One write, run inside the batch's transaction on the store's thread."""
+
 
 class SqliteStore:
     """`Store` backed by `<directory>/remediator.sqlite3`."""
@@ -58,11 +68,18 @@ class SqliteStore:
         self._thread = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="remediator-sqlite"
         )
+        self._writes: list[tuple[Write, asyncio.Future[Any]]] = []
+        """Writes waiting for the next transaction, each with its caller's future."""
+
+        self._committing: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
         await self._call(self._open)
 
     async def close(self) -> None:
+        # What was written before close is committed first.
+        while self._committing is not None:
+            await asyncio.shield(self._committing)
         if self._connection is not None:
             await self._call(self._close)
         self._thread.shutdown(wait=True)
@@ -77,22 +94,23 @@ class SqliteStore:
             for e in episodes
         ]
         if rows:
-            await self._call(
-                self._write_many,
+            await self._write(functools.partial(
+                _execute_many,
                 "INSERT OR REPLACE INTO episodes (key, status, last_change, data)"
                 " VALUES (?, ?, ?, ?)",
                 rows,
-            )
+            ))
 
     async def add_decision(self, decision: DecisionRecord) -> DecisionRecord:
-        return await self._call(self._add_decision, decision)
+        await self._write(functools.partial(_add_decision, decision))
+        return decision
 
     async def update_decision(self, decision: DecisionRecord) -> None:
-        await self._call(
-            self._write_many,
+        await self._write(functools.partial(
+            _execute_many,
             "UPDATE decisions SET time = ?, data = ? WHERE id = ?",
             [(decision.time, _dumps(decision.to_json()), decision.id)],
-        )
+        ))
 
     async def decisions(self, *, limit: int, before_id: int | None = None) -> list[DecisionRecord]:
         before = before_id if before_id is not None else 2**62
@@ -116,14 +134,47 @@ class SqliteStore:
         return [TargetState.from_json(json.loads(row[0])) for row in rows]
 
     async def save_target(self, state: TargetState) -> None:
-        await self._call(
-            self._write_many,
+        await self._write(functools.partial(
+            _execute_many,
             "INSERT OR REPLACE INTO targets (target, data) VALUES (?, ?)",
             [(state.target, _dumps(state.to_json()))],
-        )
+        ))
 
     async def prune(self, *, before: float) -> int:
-        return await self._call(self._prune, before)
+        removed: int = await self._write(functools.partial(_prune, before))
+        return removed
+
+    # --- group commit --------------------------------------------------------
+
+    async def _write(self, write: Write) -> Any:
+        """Queue a write for the next transaction; return its result once that is synced."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._writes.append((write, future))
+        if self._committing is None:
+            self._committing = loop.create_task(self._commit_queued())
+        return await future
+
+    async def _commit_queued(self) -> None:
+        """Commit what is queued, one transaction at a time, until nothing is."""
+        try:
+            while self._writes:
+                batch, self._writes = self._writes, []
+                try:
+                    results = await self._call(self._commit, [write for write, _ in batch])
+                except Exception as error:  # the thread is gone: every caller must hear it
+                    results = [StateError(f"{self.path}: cannot write state: {error}")] * len(
+                        batch)
+                for (_, future), result in zip(batch, results, strict=True):
+                    # A caller that gave up (its request was cancelled) wants nothing back.
+                    if future.done():
+                        continue
+                    if isinstance(result, StateError):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._committing = None
 
     # --- on the worker thread ----------------------------------------------
 
@@ -161,53 +212,46 @@ class SqliteStore:
         except sqlite3.Error as error:
             raise StateError(f"{self.path}: cannot read state: {error}") from error
 
-    def _write_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        db = self._db()
+    def _commit(self, writes: list[Write]) -> list[Any]:
+        """
+        The writes in one transaction: their results, or a `StateError` for each.
+
+        When the transaction fails, each write is tried again in one of its own,
+        so that one bad write fails only its own caller.
+        """
         try:
-            with _transaction(db):
-                db.executemany(sql, rows)
-        except sqlite3.Error as error:
-            raise StateError(f"{self.path}: cannot write state: {error}") from error
-
-    def _add_decision(self, decision: DecisionRecord) -> DecisionRecord:
-        db = self._db()
+            db = self._db()
+        except StateError as error:
+            return [error] * len(writes)
         try:
-            with _transaction(db):
-                cursor = db.execute(
-                    "INSERT INTO decisions (time, data) VALUES (?, ?)", (decision.time, "{}")
-                )
-                assert cursor.lastrowid is not None
-                decision.id = cursor.lastrowid
-                db.execute(
-                    "UPDATE decisions SET data = ? WHERE id = ?",
-                    (_dumps(decision.to_json()), decision.id),
-                )
+            db.execute("BEGIN IMMEDIATE")
+            results = [write(db) for write in writes]
+            db.execute("COMMIT")
+            return results
         except sqlite3.Error as error:
-            raise StateError(f"{self.path}: cannot write state: {error}") from error
-        return decision
-
-    def _prune(self, before: float) -> int:
-        db = self._db()
-        try:
-            with _transaction(db):
-                episodes = db.execute("DELETE FROM episodes WHERE last_change < ?", (before,))
-                decisions = db.execute("DELETE FROM decisions WHERE time < ?", (before,))
-                return episodes.rowcount + decisions.rowcount
-        except sqlite3.Error as error:
-            raise StateError(f"{self.path}: cannot prune state: {error}") from error
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            if len(writes) > 1:
+                return [self._commit([write])[0] for write in writes]
+            return [StateError(f"{self.path}: cannot write state: {error}")]
 
 
-class _transaction:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK when the body raises."""
+def _execute_many(sql: str, rows: list[tuple[Any, ...]], db: sqlite3.Connection) -> None:
+    db.executemany(sql, rows)
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
 
-    def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+def _add_decision(decision: DecisionRecord, db: sqlite3.Connection) -> None:
+    cursor = db.execute("INSERT INTO decisions (time, data) VALUES (?, ?)", (decision.time, "{}"))
+    assert cursor.lastrowid is not None
+    decision.id = cursor.lastrowid
+    db.execute("UPDATE decisions SET data = ? WHERE id = ?",
+               (_dumps(decision.to_json()), decision.id))
 
-    def __exit__(self, kind: object, error: object, trace: object) -> None:
-        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+def _prune(before: float, db: sqlite3.Connection) -> int:
+    episodes = db.execute("DELETE FROM episodes WHERE last_change < ?", (before,))
+    decisions = db.execute("DELETE FROM decisions WHERE time < ?", (before,))
+    return episodes.rowcount + decisions.rowcount
 
 
 def _decision(row: tuple[Any, ...]) -> DecisionRecord:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from remediator.state.base import StateError, Store
 from remediator.state.sqlite import FILENAME, SqliteStore
 from tests.state.contract import *  # noqa: F403
-from tests.state.contract import Reopen
+from tests.state.contract import Reopen, decision, episode
 
 
 @pytest.fixture
@@ -57,3 +58,64 @@ async def test_unusable_directory_is_a_state_error(tmp_path: Path) -> None:
 
     with pytest.raises(StateError, match="cannot open"):
         await SqliteStore(blocker / "state").open()
+
+
+def _stored_keys(tmp_path: Path) -> set[str]:
+    """What another process reading the file would find committed."""
+    with sqlite3.connect(tmp_path / FILENAME) as db:
+        return {key for (key,) in db.execute("SELECT key FROM episodes")}
+
+
+async def test_concurrent_writes_are_each_durable_when_they_return(
+        store: Store, tmp_path: Path) -> None:
+    """
+    Writes made at once share transactions, yet each call returns only once
+    its own record is committed, and decisions written among them get their ids.
+    """
+    fingerprints = [f"{n:016x}" for n in range(60)]
+    durable_on_return: list[bool] = []
+
+    async def save(fingerprint: str) -> None:
+        record = episode(fingerprint)
+        await store.save_episodes([record])
+        durable_on_return.append(record.key in _stored_keys(tmp_path))
+
+    decisions = [decision(2000.0 + n) for n in range(5)]
+    await asyncio.gather(*(save(f) for f in fingerprints),
+                         *(store.add_decision(d) for d in decisions))
+
+    assert durable_on_return == [True] * 60
+    assert len(_stored_keys(tmp_path)) == 60
+    assert sorted(d.id for d in decisions) == [1, 2, 3, 4, 5]
+    assert [d.id for d in await store.decisions(limit=10)] == [5, 4, 3, 2, 1]
+
+
+async def test_a_failing_write_fails_only_its_own_caller(store: Store, tmp_path: Path) -> None:
+    """One write the database refuses, among others at once: only its caller hears of it."""
+    with sqlite3.connect(tmp_path / FILENAME) as db:
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON episodes WHEN NEW.key LIKE 'bad%'"
+                   " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+    good = [episode(f"{n:016x}") for n in range(10)]
+    bad = episode("bad0000000000000")
+
+    results = await asyncio.gather(*(store.save_episodes([e]) for e in [*good[:5], bad,
+                                                                        *good[5:]]),
+                                   return_exceptions=True)
+
+    assert [type(r).__name__ for r in results] == ["NoneType"] * 5 + ["StateError"] + [
+        "NoneType"] * 5
+    assert "refused by the test" in str(results[5])
+    assert _stored_keys(tmp_path) == {e.key for e in good}
+
+
+async def test_close_commits_what_was_written_before_it(tmp_path: Path) -> None:
+    """A write in progress when the store closes is committed, not lost."""
+    store = SqliteStore(tmp_path)
+    await store.open()
+    saving = asyncio.ensure_future(store.save_episodes([episode("1111111111111111")]))
+    await asyncio.sleep(0)
+
+    await store.close()
+
+    await saving
+    assert _stored_keys(tmp_path) == {episode("1111111111111111").key}
