@@ -139,20 +139,27 @@ def _call(args: argparse.Namespace, method: str, path: str) -> Any:
         with urllib.request.urlopen(request, timeout=args.timeout) as reply:  # noqa: S310
             return json.loads(reply.read() or b"null")
     except urllib.error.HTTPError as error:
-        raise DaemonError(_refusal(error)) from None
+        raise DaemonError(_refusal(error, _base_url(args))) from None
     except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
         reason = getattr(error, "reason", error)
         raise DaemonError(f"cannot reach the daemon at {_base_url(args)}: {reason}") from None
 
 
-def _refusal(error: urllib.error.HTTPError) -> str:
+def _refusal(error: urllib.error.HTTPError, url: str) -> str:
     if error.code == 401:
         return ("the daemon refused the credentials: set REMEDIATOR_WEBHOOK_TOKEN or"
                 " --token-file")
     try:
-        message = json.loads(error.read()).get("error")
-    except (ValueError, AttributeError):
-        message = None
+        answer = json.loads(error.read())
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        answer = {}
+    message = answer.get("error")
+    if error.code == 503 and "leader" in answer:
+        # A follower: nothing was done; the same command through the Service reaches the leader.
+        return (f"the daemon at {url} did nothing: {message}; run the command again with"
+                " --url (or REMEDIATOR_URL) set to that Service")
     return f"the daemon answered {error.code}: {message or error.reason}"
 
 

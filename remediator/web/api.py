@@ -9,10 +9,17 @@ The authenticated API under `/api/v1/`: history, results push, operator controls
   `/breaker/reset`): operator controls; `kind` is `deployment` or `configmap`.
 - `POST /api/v1/config/revert`: put back the value the last config patch lowered.
 - `POST /api/v1/results?format=F`: a benchmark result, any format the CLI reads.
+
+The operator controls change what the leader acts on, and only the leader
+acts and reads the shared store (when it becomes leader), so on a follower
+they answer 503, naming the leader when the Lease says who it is: the
+operator sends them again through the Service, which routes to the leader.
+Reads are answered by every replica.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import UTC, datetime
@@ -21,6 +28,7 @@ from typing import Any
 from aiohttp import web
 
 from remediator.config import names
+from remediator.config.settings import Settings
 from remediator.errors import ResultError
 from remediator.execution.base import ExecutionReport, Outcome
 from remediator.planning.actions import Target
@@ -32,6 +40,9 @@ logger = logging.getLogger("remediator.server")
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 KINDS = {"deployment": "Deployment", "configmap": "ConfigMap"}
+NOT_LEADER = "not the leader; send it to the leader's Service"
+LEADER_LOOKUP_SECONDS = 2.0
+"""How long a follower may spend reading the Lease to name the leader in its 503."""
 
 
 async def actions(request: web.Request) -> web.Response:
@@ -72,6 +83,7 @@ async def resume(request: web.Request) -> web.Response:
 async def reset_breaker(request: web.Request) -> web.Response:
     require_auth(request)
     daemon = services(request)
+    await _require_leader(daemon)
     target = _target(request)
     state = await daemon.remediation.decider.reset_breaker(target.key)
     daemon.remediation.wake()
@@ -82,6 +94,7 @@ async def revert_config(request: web.Request) -> web.Response:
     """Revert the ConfigMap of the last config patch in the history."""
     require_auth(request)
     daemon = services(request)
+    await _require_leader(daemon)
 
     last = await _last_config_patch(daemon)
     if last is None or last.target is None:
@@ -176,11 +189,54 @@ def target_json(state: TargetState) -> dict[str, Any]:
 async def _pause(request: web.Request, *, paused: bool) -> web.Response:
     require_auth(request)
     daemon = services(request)
+    await _require_leader(daemon)
     target = _target(request)
     state = await daemon.remediation.decider.set_paused(target.key, paused)
     if not paused:
         daemon.remediation.wake()
     return web.json_response(target_json(state))
+
+
+async def _require_leader(daemon: Services) -> None:
+    """
+    Refuse an operator control on a follower with a 503 the operator can act on.
+
+    A follower would store it where the leader never looks while it leads (a
+    pause, a breaker reset), or act although only the leader may (a revert).
+    """
+    if daemon.leadership.leader:
+        return
+    leader = await _current_leader(daemon.settings)
+    message = NOT_LEADER + (f" (the leader is {leader})" if leader else "")
+    logger.warning("operator request refused: %s", message)
+    raise web.HTTPServiceUnavailable(
+        text=json.dumps({"error": message, "leader": leader}),
+        content_type="application/json",
+    )
+
+
+async def _current_leader(settings: Settings) -> str | None:
+    """The Lease's holder; None without leader election, or when the Lease cannot be read."""
+    election = settings.kubernetes.leader_election
+    if not election.enabled:
+        return None
+    from remediator.k8s import client, errors
+    from remediator.k8s.changes import spec
+
+    try:
+        async with asyncio.timeout(LEADER_LOOKUP_SECONDS):
+            api_client = await client.new_api_client(settings.kubernetes)
+            try:
+                api = client.Api(api_client, timeout_seconds=LEADER_LOOKUP_SECONDS)
+                lease = await api.get(client.LEASES, client.own_namespace(settings),
+                                      election.lease_name)
+            finally:
+                await api_client.close()
+    except (client.ClientConfigError, errors.KubeError, TimeoutError) as error:
+        logger.info("cannot tell who leads: %s", error)
+        return None
+    holder = spec(lease).get("holderIdentity")
+    return holder if isinstance(holder, str) and holder else None
 
 
 def _target(request: web.Request) -> Target:
