@@ -92,6 +92,23 @@ def assert_never_two_leaders(timeline: list[tuple[float, str, bool]]) -> None:
         assert len(leading) <= 1, f"two leaders at once: {timeline}"
 
 
+def lease_writes(fake: FakeKube, by: str | None = None) -> int:
+    """Lease updates (acquisitions and renewals) that reached the fake, by one replica or any."""
+    return sum(
+        1 for record in fake.requests
+        if record.resource == "leases" and record.verb == "update"
+        and (by is None or record.user == f"system:serviceaccount:{NS}:{by}")
+    )
+
+
+async def lease_writes_seen(fake: FakeKube, count: int, *, by: str | None = None) -> None:
+    """Wait until `count` more Lease updates have been sent (renewals happen every RETRY)."""
+    wanted = lease_writes(fake, by) + count
+    await fake.cluster.wait_for(lambda: lease_writes(fake, by) >= wanted,
+                                timeout_seconds=5 * TAKEOVER_BOUND,
+                                what=f"{count} Lease updates by {by or 'any replica'}")
+
+
 async def wait_for_leader(replicas: list[Replica], *, within: float) -> str:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -103,18 +120,22 @@ async def wait_for_leader(replicas: list[Replica], *, within: float) -> str:
 
 
 async def test_exactly_one_of_three_replicas_leads(cluster: Cluster) -> None:
-    """Three replicas started together settle on one leader, which holds the Lease."""
+    """
+    Three replicas started together settle on one leader, which holds the Lease
+    and keeps it: three renewals later nobody else has led and it never stepped down.
+    """
     fake, timeline, replicas = cluster
     for replica in replicas:
         replica.start()
 
     leader = await wait_for_leader(replicas, within=TAKEOVER_BOUND)
-    await asyncio.sleep(3 * RETRY)
+    await lease_writes_seen(fake, 3, by=leader)
 
     lease = fake.cluster.get("Lease", NS, "remediator-leader")
     assert lease is not None
     assert lease["spec"]["holderIdentity"] == leader
     assert leaders(replicas) == [leader]
+    assert [(name, leading) for _, name, leading in timeline] == [(leader, True)]
     assert_never_two_leaders(timeline)
 
 
@@ -183,7 +204,7 @@ async def test_a_flaky_api_never_yields_two_leaders(cluster: Cluster) -> None:
         replica.start()
 
     await wait_for_leader(replicas, within=5 * TAKEOVER_BOUND)
-    await asyncio.sleep(10 * RETRY)
+    await lease_writes_seen(fake, 10)
 
     assert all(r.task is not None and not r.task.done() for r in replicas)
     assert_never_two_leaders(timeline)
