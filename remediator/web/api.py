@@ -102,11 +102,14 @@ async def revert_config(request: web.Request) -> web.Response:
     namespace, _, name = last.target.split("/", 2)
     configmap = Target("ConfigMap", namespace, name)
 
-    # Execution reverts through the executor; a dry run records what it would do.
-    revert = getattr(daemon.executor, "revert_config", None)
-    if daemon.settings.executing() and revert is not None:
+    # Execution reverts through the executor; a dry run records what it would do, asking
+    # the API server (dryRun=All) when execution is on but held back, as decisions do.
+    executing = daemon.settings.executing()
+    runs = daemon.executor if executing else daemon.remediation.decider.dry_run
+    revert = getattr(runs, "revert_config", None)
+    if revert is not None:
         report: ExecutionReport = await revert(configmap)
-    elif daemon.settings.executing():
+    elif executing:
         return _error(501, f"the {daemon.executor.name} executor cannot revert a config"
                       f" patch; restore {configmap} by hand")
     else:

@@ -21,7 +21,7 @@ from tests.daemon.conftest import Daemon, MakeDaemon
 from tests.daemon.payloads import alert, notification
 from tests.daemon.support import make_settings
 from tests.fakekube.harness import FakeKube
-from tests.k8s.helpers import replicas, restarted_at
+from tests.k8s.helpers import patch_config, replicas, restarted_at
 
 NS = "default"
 EXECUTING = {"execution.auto_execute": True, "server.allow_insecure": True}
@@ -213,3 +213,37 @@ async def test_dry_run_with_execution_on_asks_the_api_server(
     assert len(scale_writes(fake_kube)) == 1
     assert sent and all("dryRun=All" in path for path in sent)
     assert snapshot(fake_kube) == before
+
+
+async def test_revert_with_execution_held_back_is_a_server_side_dry_run(
+        make_daemon: MakeDaemon, fake_kube: FakeKube, tmp_path: Path) -> None:
+    """
+    DRY_RUN=true: `revert-config` asks the API what the revert would restore
+    (`dryRun=All`) and leaves our lowered value and its annotation in place.
+    """
+    seed(fake_kube)
+    settings = make_settings(**{
+        **EXECUTING, "execution.dry_run": True, "execution.min_priority": 2,
+        "state.dir": str(tmp_path / "state"),
+        "results.path": str(tmp_path / "bench_results.json"),
+        "kubernetes.kubeconfig": str(fake_kube.kubeconfig_path)})
+    daemon = await make_daemon(settings)
+    await daemon.post(notification(alert("LLMErrorRateWarning")))
+    await daemon.settle()
+    async with fake_kube.api_client() as api:
+        # Then someone executing (a CronJob run, say) lowered MAX_TOKENS for real.
+        await KubernetesExecutor(settings, api, retry=QUICK).run(patch_config())
+    lowered = fake_kube.cluster.get("ConfigMap", NS, "llm-config")
+    before = snapshot(fake_kube)
+    fake_kube.cluster.access_log.clear()
+
+    status, decision = await daemon.api("POST", "/api/v1/config/revert")
+
+    sent = [e.path for e in fake_kube.cluster.access_log if e.method in ("PATCH", "PUT", "POST")]
+    assert status == 200
+    assert (decision["type"], decision["outcome"]) == ("revert_config", "dry_run")
+    assert decision["executor"] == "kubernetes"
+    assert "would restore MAX_TOKENS to 2048 (from 50)" in decision["reason"]
+    assert sent and all("dryRun=All" in path for path in sent)
+    assert snapshot(fake_kube) == before
+    assert lowered is not None and lowered["data"]["MAX_TOKENS"] == "50"
