@@ -20,8 +20,9 @@ local dry run, which contacts nothing, when execution is off.
 from __future__ import annotations
 
 import logging
+import operator
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, KeysView, Sequence
 from typing import Any
 
 from remediator import logs
@@ -113,17 +114,21 @@ class Decider:
 
     # --- deciding ----------------------------------------------------------
 
-    async def decide(self, action: Action, *, episodes: Sequence[EpisodeRecord] = (),
+    async def decide(self, action: Action, *,
+                     episodes: Sequence[EpisodeRecord] | dict[str, EpisodeRecord] = (),
                      alert: AlertRef | None = None) -> DecisionRecord | None:
         """
         Guard, record, execute and record again; None when it repeats a decision.
 
-        `episodes` are the alert episodes behind the action (none for the CLI
-        and operators); `alert` names the cause when there are no episodes.
+        `episodes` are the alert episodes behind the action, oldest first (the
+        worker gives them by key, as the book keeps them; none for the CLI and
+        operators); `alert` names the cause when there are no episodes.
         Raises `LeadershipLost` when this replica may no longer act.
         """
-        keys = sorted({e.key for e in episodes})
-        cause = alert or _newest_alert(episodes)
+        behind = episodes if isinstance(episodes, dict) else {e.key: e for e in episodes}
+        # Newest first, so the guard's duplicate check stops at the first unsettled
+        # one: in a storm the new episodes are, and thousands of older ones are not.
+        keys = list(reversed(behind))
 
         # Check and record under one lock: two coroutines never both pass.
         async with self.guard.lock:
@@ -134,14 +139,17 @@ class Decider:
                 self._count_skip("duplicate")
                 return None
             if not verdict.passed:
-                unnamed = self._unnamed(action, verdict, keys)
+                unnamed = self._unnamed(action, verdict, behind.keys())
                 if unnamed is None:
                     self._note_retry(verdict)
                     return None
                 keys = unnamed
-            decision = await self.store.add_decision(
-                _decision(action, verdict, keys, cause, now=now)
-            )
+            # The cause is the newest episode the decision names, looked for only now.
+            named = sorted(keys)
+            decision = await self.store.add_decision(_decision(
+                action, verdict, named, alert or _newest_alert([behind[k] for k in named]),
+                now=now,
+            ))
             self.guard.remember(decision)
 
         if not verdict.passed:
@@ -310,7 +318,8 @@ class Decider:
                 1 if state.breaker_opened_at is not None else 0
             )
 
-    def _unnamed(self, action: Action, verdict: Verdict, keys: list[str]) -> list[str] | None:
+    def _unnamed(self, action: Action, verdict: Verdict, keys: KeysView[str]
+                 ) -> list[str] | None:
         """
         The episodes a deferral must name; None when it only repeats one already recorded.
 
@@ -322,10 +331,10 @@ class Decider:
         reason, named = self._last_skip.get(action.key, ("", set()))
         if reason != verdict.skip:
             self._last_skip[action.key] = (verdict.skip, set(keys))
-            return keys
-        fresh = [key for key in keys if key not in named]
+            return list(keys)
+        fresh = keys - named
         named.update(fresh)
-        return fresh or None
+        return list(fresh) or None
 
     def _note_retry(self, verdict: Verdict) -> None:
         self._note_retry_at(verdict.retry_at)
@@ -441,8 +450,12 @@ def _alert_ref(episode: EpisodeRecord) -> AlertRef:
                     startsAt=episode.starts_at)
 
 
+_RECENCY = operator.attrgetter("first_seen", "key")
+"""The newest episode first, ties by key; attrgetter, as a storm's pass asks it of thousands."""
+
+
 def _newest_alert(episodes: Sequence[EpisodeRecord]) -> AlertRef | None:
     if not episodes:
         return None
-    newest = max(episodes, key=lambda e: (e.first_seen, e.key))
+    newest = max(episodes, key=_RECENCY)
     return _alert_ref(newest)

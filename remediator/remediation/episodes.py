@@ -4,22 +4,38 @@ The episode book: every alert episode we know, and which of them fire now.
 An episode is one alert from its start to its resolution, keyed by
 `(fingerprint, startsAt)`, so repeated sends, the duplicates of an
 Alertmanager HA pair and retries all land on the same one. `absorb` works
-out what a notification changes without touching the book; the caller
-stores the changes and only then `commit`s them, so a failed write leaves
-the book as it was and Alertmanager's retry is not mistaken for a repeat.
+out what a notification changes; the caller stores the changes and only
+then `commit`s them, so a failed write leaves the book as it was
+(`discard`) and Alertmanager's retry is not mistaken for a repeat.
+
+Notifications are absorbed while earlier ones are still being written (the
+store commits them together). What a notification changes is *in flight*
+until it is committed: a later notification sees it, so two copies of one
+alert never both look new, and it waits for the earlier write before it is
+answered, since its 2xx too says the episode is durable.
+
+The book also keeps the firing set as an index, in the order episodes were
+last re-sent, each with what its alert maps to (`mapper`), grouped by cause:
+an evaluation pass then reads the few causes instead of mapping and grouping
+every firing episode again, which in a storm is thousands of them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
+from remediator.alerting.mapping import Mapped, Rejected
 from remediator.alerting.payload import Alert, Notification, canonical_time
-from remediator.state.base import EpisodeRecord, episode_key
+from remediator.state.base import EpisodeRecord, StateError, episode_key
 
 TOUCH_FRACTION = 10
 """A re-send refreshes a firing episode's stored `last_seen` at most every expiry / 10."""
+
+Mapper = Callable[[Mapping[str, str]], Mapped | Rejected | None]
+"""What an alert's labels ask for (`mapping.map_alert` with the settings)."""
 
 
 @dataclasses.dataclass
@@ -38,38 +54,105 @@ class Absorbed:
     revived: list[EpisodeRecord] = dataclasses.field(default_factory=list)
     """Firing episodes re-sent after they had expired from the firing set."""
 
+    after: list[Absorbed] = dataclasses.field(default_factory=list)
+    """Notifications still in flight whose episodes this one saw: committed before it."""
+
+    written: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    """Set once this notification is committed or discarded."""
+
+    failed: bool = False
+
     @property
     def news(self) -> bool:
         """Whether the notification changes the firing set or the history."""
         return bool(self.new or self.resolved or self.revived)
 
+    async def wait_for_earlier(self) -> None:
+        """Wait for the notifications this one saw in flight; `StateError` if one failed."""
+        for earlier in self.after:
+            await earlier.written.wait()
+            if earlier.failed:
+                raise StateError("an earlier notification of the same alerts was not stored")
+
+
+@dataclasses.dataclass
+class Cause:
+    """The firing episodes of one cause, and what they ask for."""
+
+    mapped: Mapped
+    """What the episode with the smallest key maps to (a cause's custom actions may differ)."""
+
+    first: str
+    episodes: dict[str, EpisodeRecord] = dataclasses.field(default_factory=dict)
+
 
 class EpisodeBook:
-    def __init__(self, *, expiry_seconds: float) -> None:
+    def __init__(self, *, expiry_seconds: float, mapper: Mapper | None = None) -> None:
         self.expiry_seconds = expiry_seconds
+        self.mapper = mapper
         self.episodes: dict[str, EpisodeRecord] = {}
         self._unhandled: dict[str, None] = {}
         """Keys of the episodes not evaluated yet, so the queue is not a scan of the book."""
 
+        self._in_flight: dict[str, tuple[EpisodeRecord, Absorbed]] = {}
+        """Per key, the latest change absorbed but not yet committed, and its notification."""
+
+        self._firing: dict[str, EpisodeRecord] = {}
+        """Firing episodes, least recently re-sent first: the expired ones are at the front."""
+
+        self._causes: dict[str, Cause] = {}
+        self._cause_of: dict[str, str] = {}
+        self._rejected: dict[str, Rejected] = {}
+        """Firing episodes whose alert asks for something we refuse."""
+
     def load(self, episodes: Iterable[EpisodeRecord]) -> None:
-        for episode in episodes:
+        for episode in sorted(episodes, key=lambda e: e.last_seen):
             self._put(episode)
 
     def absorb(self, notification: Notification, *, now: float) -> Absorbed:
-        """What the notification changes; the book is untouched until `commit`."""
+        """
+        What the notification changes; in flight until `commit` or `discard`.
+
+        Without an await between them, two notifications absorbed one after
+        the other see each other's episodes.
+        """
         changes = Absorbed()
         seen: dict[str, EpisodeRecord] = {}
         for alert in notification.alerts:
             key = episode_key(alert.fingerprint, alert.starts_key)
-            known = seen.get(key) or self.episodes.get(key)
+            known = seen.get(key)
+            if known is None:
+                flying = self._in_flight.get(key)
+                if flying is not None:
+                    known, earlier = flying
+                    if earlier not in changes.after:
+                        changes.after.append(earlier)
+                else:
+                    known = self.episodes.get(key)
             updated = self._absorb_alert(alert, known, now, changes)
             if updated is not None:
                 seen[key] = updated
+        for episode in changes.writes:
+            self._in_flight[episode.key] = (episode, changes)
         return changes
 
     def commit(self, changes: Absorbed) -> None:
+        """The changes are stored: they are the book's now."""
         for episode in changes.writes:
             self._put(episode)
+        self._land(changes, failed=False)
+
+    def discard(self, changes: Absorbed) -> None:
+        """The changes could not be stored: the book stays as it was before them."""
+        self._land(changes, failed=True)
+
+    def _land(self, changes: Absorbed, *, failed: bool) -> None:
+        for episode in changes.writes:
+            flying = self._in_flight.get(episode.key)
+            if flying is not None and flying[1] is changes:
+                del self._in_flight[episode.key]
+        changes.failed = failed
+        changes.written.set()
 
     def _put(self, episode: EpisodeRecord) -> None:
         key = episode.key
@@ -78,6 +161,59 @@ class EpisodeBook:
             self._unhandled.pop(key, None)
         else:
             self._unhandled[key] = None
+        if episode.status != "firing":
+            self._unfire(key)
+            return
+        current = self._firing.get(key)
+        if current is not None and current.last_seen == episode.last_seen:
+            self._firing[key] = episode  # same place in the order
+        else:
+            self._firing.pop(key, None)
+            self._firing[key] = episode
+        self._index(episode)
+
+    def _index(self, episode: EpisodeRecord) -> None:
+        """File the episode under its cause (mapped once, when it starts firing)."""
+        if self.mapper is None:
+            return
+        key = episode.key
+        cause = self._cause_of.get(key)
+        if cause is not None:
+            self._causes[cause].episodes[key] = episode
+            return
+        if key in self._rejected:
+            return
+        mapped = self.mapper(episode.labels)
+        if isinstance(mapped, Rejected):
+            self._rejected[key] = mapped
+            return
+        if mapped is None:
+            return
+        entry = self._causes.get(mapped.cause)
+        if entry is None:
+            entry = self._causes[mapped.cause] = Cause(mapped=mapped, first=key)
+        elif key < entry.first:
+            entry.mapped, entry.first = mapped, key
+        entry.episodes[key] = episode
+        self._cause_of[key] = mapped.cause
+
+    def _unfire(self, key: str) -> None:
+        """The episode left the firing set (resolved, expired or forgotten)."""
+        self._firing.pop(key, None)
+        self._rejected.pop(key, None)
+        cause = self._cause_of.pop(key, None)
+        if cause is None:
+            return
+        entry = self._causes[cause]
+        del entry.episodes[key]
+        if not entry.episodes:
+            del self._causes[cause]
+        elif key == entry.first:
+            # The smallest key left says what the cause asks for now.
+            first = min(entry.episodes)
+            mapped = self.mapper(entry.episodes[first].labels) if self.mapper else None
+            if isinstance(mapped, Mapped):
+                entry.mapped, entry.first = mapped, first
 
     def _absorb_alert(self, alert: Alert, known: EpisodeRecord | None, now: float,
                       changes: Absorbed) -> EpisodeRecord | None:
@@ -127,11 +263,32 @@ class EpisodeBook:
 
     def firing(self, *, now: float) -> list[EpisodeRecord]:
         """The firing set: firing episodes re-sent within the expiry."""
+        self.expire(now=now)
+        return list(self._firing.values())
+
+    def firing_count(self, *, now: float) -> int:
+        self.expire(now=now)
+        return len(self._firing)
+
+    def causes(self, *, now: float) -> dict[str, Cause]:
+        """The firing set by cause (needs a `mapper`); read it before the next await."""
+        self.expire(now=now)
+        return self._causes
+
+    def rejected(self, *, now: float) -> list[tuple[EpisodeRecord, Rejected]]:
+        """Firing episodes asking for what we refuse that are not evaluated yet, by key."""
+        self.expire(now=now)
+        return [(self._firing[key], rejected) for key, rejected in sorted(self._rejected.items())
+                if not self._firing[key].handled]
+
+    def expire(self, *, now: float) -> None:
+        """Take out of the firing set the episodes not re-sent within the expiry."""
         horizon = now - self.expiry_seconds
-        return [
-            e for e in self.episodes.values()
-            if e.status == "firing" and e.last_seen >= horizon
-        ]
+        while self._firing:
+            key, oldest = next(iter(self._firing.items()))
+            if oldest.last_seen >= horizon:
+                return
+            self._unfire(key)
 
     def pending(self) -> list[EpisodeRecord]:
         """Episodes whose latest state the worker has not evaluated yet."""
@@ -162,6 +319,7 @@ class EpisodeBook:
         for key in gone:
             del self.episodes[key]
             self._unhandled.pop(key, None)
+            self._unfire(key)
         return gone
 
 

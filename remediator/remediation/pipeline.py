@@ -28,8 +28,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from remediator import logs
@@ -45,7 +44,7 @@ from remediator.planning import planner
 from remediator.planning.actions import Action
 from remediator.planning.conditions import Condition
 from remediator.remediation.deciding import Decider, LeadershipLost
-from remediator.remediation.episodes import Absorbed, EpisodeBook
+from remediator.remediation.episodes import Absorbed, Cause, EpisodeBook
 from remediator.state.base import EpisodeRecord, Store
 
 logger = logging.getLogger("remediator.remediation")
@@ -73,7 +72,7 @@ class Remediation:
         self.metrics = metrics
         self.clock = clock
         self.leadership = leadership or Leadership()
-        self.book = EpisodeBook(expiry_seconds=settings.alerts.expiry)
+        self.book = self._new_book()
         self.decider = Decider(settings, store=store, executor=executor, metrics=metrics,
                                notifier=notifier, leadership=self.leadership, clock=clock)
         self._receiving = asyncio.Lock()
@@ -85,6 +84,10 @@ class Remediation:
         self._reload = False
         self.passes = 0
         """Evaluation passes completed."""
+
+        self._planned: tuple[tuple[tuple[Condition, ...], tuple[Action, ...]],
+                             list[Action]] | None = None
+        """The last plan, with what it was made from."""
 
         self.leadership.subscribe(self._leadership_changed)
 
@@ -142,13 +145,20 @@ class Remediation:
                 notification.truncated_alerts, extra={"truncated": notification.truncated_alerts},
             )
 
-        # One notification at a time: two copies of one alert must not both look new.
-        async with self._receiving:
-            changes = self.book.absorb(notification, now=now)
-            if changes.news and self.book.pending_count >= self.settings.server.queue_size:
-                raise Busy(f"{self.book.pending_count} episodes await evaluation")
-            if changes.writes:
-                await self.store.save_episodes(changes.writes)
+        # Absorbed without an await, so two copies of one alert never both look new;
+        # the write is not under a lock, so the store commits concurrent ones together.
+        changes = self.book.absorb(notification, now=now)
+        if changes.news and self.book.pending_count >= self.settings.server.queue_size:
+            self.book.discard(changes)
+            raise Busy(f"{self.book.pending_count} episodes await evaluation")
+        if changes.writes or changes.after:
+            try:
+                if changes.writes:
+                    await self.store.save_episodes(changes.writes)
+                await changes.wait_for_earlier()
+            except BaseException:
+                self.book.discard(changes)
+                raise
             self.book.commit(changes)
 
         if not changes.news:
@@ -214,37 +224,40 @@ class Remediation:
             if episode.status == "resolved":
                 await self._resolved(episode)
 
-        # Map the firing set; an alert naming a target we refuse is recorded once.
-        firing = self.book.firing(now=now)
-        conditions: set[Condition] = set()
-        requested: dict[str, Action] = {}
-        behind: dict[str, list[EpisodeRecord]] = defaultdict(list)
-        for episode in sorted(firing, key=lambda e: e.key):
-            mapped = mapping.map_alert(episode.labels, self.settings)
-            if mapped is None:
-                continue
-            if isinstance(mapped, mapping.Rejected):
-                if not episode.handled:
-                    await self.decider.reject(mapped, episode)
-                continue
-            behind[mapped.cause].append(episode)
-            if mapped.condition is not None:
-                conditions.add(mapped.condition)
-            elif mapped.action is not None:
-                requested.setdefault(mapped.cause, mapped.action)
+        # An alert naming a target we refuse is recorded once (those that came
+        # during this pass are the next one's).
+        taken = {episode.key for episode in pending}
+        for episode, rejected in self.book.rejected(now=now):
+            if episode.key in taken:
+                await self.decider.reject(rejected, episode)
 
-        # One plan for everything firing now, each action decided with its episodes.
-        actions = planner.plan(
-            sorted(conditions), self.settings, requested=list(requested.values())
-        )
-        for action in actions:
-            episodes = {e.key: e for cause in action.causes for e in behind.get(cause, ())}
-            await self.decider.decide(action, episodes=list(episodes.values()))
+        # The book keeps the firing set mapped and grouped by cause: a storm of
+        # episodes of a few alerts is a few causes, planned like one of each.
+        causes = self.book.causes(now=now)
+        conditions = sorted({c.mapped.condition for c in causes.values()
+                             if c.mapped.condition is not None})
+        requested = [c.mapped.action for c in sorted(causes.values(), key=lambda c: c.first)
+                     if c.mapped.condition is None and c.mapped.action is not None]
+
+        # One plan for everything firing now, each action decided with its episodes
+        # (copied now: the book changes while a decision is being written).
+        actions = self._plan(conditions, requested)
+        behind = [_episodes_of(action, causes) for action in actions]
+        for action, episodes in zip(actions, behind, strict=True):
+            await self.decider.decide(action, episodes=episodes)
 
         handled = self.book.mark_handled(pending)
         await self.store.save_episodes(handled)
         self.passes += 1
         self._update_gauges()
+
+    def _plan(self, conditions: list[Condition], requested: list[Action]) -> list[Action]:
+        """The planner's actions, worked out again only when what fires has changed."""
+        asked = (tuple(conditions), tuple(requested))
+        if self._planned is None or self._planned[0] != asked:
+            self._planned = (asked, planner.plan(conditions, self.settings,
+                                                 requested=requested))
+        return self._planned[1]
 
     async def _resolved(self, episode: EpisodeRecord) -> None:
         await self.decider.recovered(episode)
@@ -305,7 +318,7 @@ class Remediation:
     async def reload(self) -> None:
         """Read episodes, decisions and target states again, as at start (after a failover)."""
         async with self._receiving:
-            book = EpisodeBook(expiry_seconds=self.settings.alerts.expiry)
+            book = self._new_book()
             book.load(await self.store.load_episodes())
             self.book = book
         self.decider.guard = Guard(self.settings)
@@ -314,9 +327,14 @@ class Remediation:
         logger.info("state reloaded from the store: %d episodes, %d pending",
                     len(self.book.episodes), self.book.pending_count)
 
+    def _new_book(self) -> EpisodeBook:
+        settings = self.settings
+        return EpisodeBook(expiry_seconds=settings.alerts.expiry,
+                           mapper=lambda labels: mapping.map_alert(labels, settings))
+
     def _update_gauges(self) -> None:
         self.metrics.queue_depth.set(self.book.pending_count)
-        self.metrics.firing.set(len(self.book.firing(now=self.clock())))
+        self.metrics.firing.set(self.book.firing_count(now=self.clock()))
 
     def _log_news(self, notification: Notification, changes: Absorbed) -> None:
         names = sorted({e.alertname for e in (*changes.new, *changes.resolved, *changes.revived)})
@@ -336,6 +354,18 @@ class Remediation:
                            fingerprint=episode.fingerprint).debug(
                 "new episode (%s) started %s", episode.status, episode.starts_at,
             )
+
+
+def _episodes_of(action: Action, causes: Mapping[str, Cause]) -> dict[str, EpisodeRecord]:
+    """The firing episodes behind an action, by key, in the order they came."""
+    found = [causes[cause].episodes for cause in dict.fromkeys(action.causes)
+             if cause in causes]
+    if len(found) == 1:
+        return dict(found[0])  # the usual case, and a copy made in C
+    merged: dict[str, EpisodeRecord] = {}
+    for episodes in found:
+        merged.update(episodes)
+    return merged
 
 
 def group_hash(group_key: str) -> str:

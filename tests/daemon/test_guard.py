@@ -251,6 +251,37 @@ async def test_same_episodes_decided_again_are_duplicates(store: SqliteStore) ->
     assert len(await store.decisions(limit=10)) == 1
 
 
+async def test_a_new_episode_joining_a_deferred_scale_is_recorded_once_alone(
+        store: SqliteStore) -> None:
+    """
+    Inside the cooldown, each new episode joining a deferred scale makes exactly one
+    more skipped decision, naming only that episode, and its alert as the cause.
+    """
+    clock = FakeClock()
+    decider = await decider_for(store, clock)
+
+    def firing(fingerprint: str) -> EpisodeRecord:
+        return EpisodeRecord(fingerprint, "2024-05-01T10:00:00.000000+00:00",
+                             "LLMLatencyP95Critical", {}, "firing", clock(), clock())
+
+    first, second, third = firing("f1"), firing("f2"), firing("f3")
+    executed = await decider.decide(scale(5), episodes=[first])
+    clock.advance(10)
+    deferred = await decider.decide(scale(5), episodes=[first, second])
+    clock.advance(10)
+    unchanged = await decider.decide(scale(5), episodes=[first, second])
+    clock.advance(10)
+    joined = await decider.decide(scale(5), episodes=[first, second, third])
+
+    assert outcome(executed) == "executed"
+    assert outcome(deferred) == "cooldown" and unchanged is None
+    assert joined is not None and outcome(joined) == "cooldown"
+    assert joined.episodes == [third.key]
+    assert joined.alert is not None and joined.alert.fingerprint == "f3"
+    skipped = [d for d in await store.decisions(limit=10) if d.outcome == "skipped"]
+    assert [d.episodes for d in reversed(skipped)] == [[first.key, second.key], [third.key]]
+
+
 async def test_failed_action_is_decided_again_once_its_cooldown_ends(store: SqliteStore) -> None:
     """A failure settles no episode: the retry is scheduled at the cooldown's end, and runs."""
     clock = FakeClock()

@@ -1,0 +1,124 @@
+"""
+A storm of new episodes: notifications written together, each answered once
+its own episodes are durable, and passes that plan thousands of episodes of a
+few alerts as they plan one of each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from remediator.state.base import StateError
+from remediator.state.sqlite import FILENAME
+from tests.daemon.conftest import Daemon, MakeDaemon
+from tests.daemon.payloads import alert, notification
+
+P95 = "LLMLatencyP95Critical"
+ERRORS = "LLMErrorRateWarning"
+WAIT_SECONDS = 10.0
+
+
+def stored_keys(state: Path) -> set[str]:
+    """What another process would find in the state file: only what is committed."""
+    with sqlite3.connect(state / FILENAME) as db:
+        return {key for (key,) in db.execute("SELECT key FROM episodes")}
+
+
+def key_of(item: dict[str, Any]) -> str:
+    return f"{item['fingerprint']}@2024-05-01T10:00:00.000000+00:00"
+
+
+async def test_concurrent_notifications_are_each_durable_after_their_200(
+        daemon: Daemon, tmp_path: Path) -> None:
+    """
+    Forty notifications at once, each with a pod of its own and one alert they all
+    share: every 200 comes after that notification's episodes are in the file,
+    and the shared alert is new exactly once.
+    """
+    shared = alert(P95, pod="shared")
+    own = [alert(P95, pod=f"pod-{n}") for n in range(40)]
+    durable: list[bool] = []
+    news: list[int] = []
+
+    async def post(item: dict[str, Any]) -> None:
+        status, reply = await daemon.post(notification(item, shared))
+        assert status == 200
+        news.append(reply["new"])
+        durable.append({key_of(item), key_of(shared)} <= stored_keys(tmp_path / "state"))
+
+    await asyncio.gather(*(post(item) for item in own))
+
+    assert durable == [True] * 40
+    assert sum(news) == 41
+    assert len(stored_keys(tmp_path / "state")) == 41
+
+
+async def test_a_copy_of_an_alert_whose_write_fails_is_not_taken_as_stored(
+        daemon: Daemon) -> None:
+    """
+    While the first notification's write is failing, a second one carrying the
+    same alert is not answered 200 as a repeat: both get 503, and the retry is
+    taken as new.
+    """
+    store = daemon.services.store
+    original = store.save_episodes
+
+    async def failing(episodes: object) -> None:
+        # Fail only once the second copy has arrived and seen this one in flight.
+        deadline = time.monotonic() + WAIT_SECONDS
+        while daemon.sample("remediator_alerts_total", status="firing") < 2:
+            assert time.monotonic() < deadline, "the second notification never arrived"
+            await asyncio.sleep(0.01)
+        raise StateError("disk full")
+
+    store.save_episodes = failing  # type: ignore[method-assign]
+    first, second = await asyncio.gather(daemon.post(notification(alert(P95))),
+                                         daemon.post(notification(alert(P95))))
+    store.save_episodes = original  # type: ignore[method-assign]
+    retried, reply = await daemon.post(notification(alert(P95)))
+
+    assert (first[0], second[0]) == (503, 503)
+    assert (retried, reply["new"]) == (200, 1)
+
+
+def history(decisions: list[Any]) -> list[tuple[Any, ...]]:
+    return [(d.type, d.target, d.replicas, d.outcome, d.skip) for d in decisions]
+
+
+async def test_many_episodes_of_the_same_alerts_are_planned_as_one_of_each(
+        make_daemon: MakeDaemon, tmp_path: Path) -> None:
+    """
+    300 pods firing the same two alerts decide what one pod firing them decides;
+    more pods joining inside the cooldown decide what one more pod does. Once the
+    combined action is deferred, a further 50 pods are one more skipped decision
+    naming only their 100 episodes.
+    """
+    one = await make_daemon(**{"state.dir": str(tmp_path / "one")})
+    many = await make_daemon(**{"state.dir": str(tmp_path / "many")})
+
+    def pods(numbers: range) -> dict[str, Any]:
+        return notification(*(alert(name, pod=f"pod-{n}") for n in numbers
+                              for name in (P95, ERRORS)))
+
+    async def round_of(one_pods: range, many_pods: range) -> None:
+        await one.post(pods(one_pods))
+        await many.post(pods(many_pods))
+        await one.settle()
+        await many.settle()
+        one.clock.advance(30)
+
+    await round_of(range(1), range(300))
+    await round_of(range(1, 2), range(300, 400))
+    await round_of(range(2, 3), range(400, 450))
+    by_one, by_many = await one.decisions(), await many.decisions()
+
+    assert history(by_many) == history(by_one)
+    assert [d.type for d in by_many] == ["combined", "patch_config"] * 3
+    assert [len(d.episodes) for d in by_one] == [2, 1, 4, 1, 2, 1]
+    assert [len(d.episodes) for d in by_many] == [600, 300, 800, 100, 100, 50]
+    assert set(by_many[4].episodes) == {key_of(alert(name, pod=f"pod-{n}"))
+                                        for n in range(400, 450) for name in (P95, ERRORS)}
