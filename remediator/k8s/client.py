@@ -24,6 +24,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 import aiohttp
+import yaml
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
@@ -138,17 +139,78 @@ async def new_api_client(
                 Path.home() / ".kube" / "config"
             )
             _require_a_kubeconfig(path, explicit=settings.kubeconfig is not None)
-            await k8s_config.load_kube_config(
-                config_file=path, context=settings.context,
-                client_configuration=configuration, persist_config=False,
-            )
+            await _load_kubeconfig(path, settings.context, configuration)
     except (k8s_config.ConfigException, OSError) as error:
         where = ("in-cluster" if not explicit and in_cluster(environ, service_account)
                  else "kubeconfig")
-        raise ClientConfigError(f"kubernetes {where} configuration: {error}") from error
+        raise ClientConfigError(
+            f"kubernetes {where} configuration: {_one_line(str(error))}"
+        ) from error
     api_client = k8s_client.ApiClient(configuration)
     api_client.user_agent = f"remediator/{__version__}"
     return api_client
+
+
+async def _load_kubeconfig(path: str, context: str | None,
+                           configuration: k8s_client.Configuration) -> None:
+    """
+    Load the kubeconfig list at `path`, refusing a broken file in one line.
+
+    The library parses each file itself and lets YAML, decoding and type
+    errors through as they are (a binary file, a half-edited YAML document, a
+    list where a mapping belongs); each becomes one sentence naming the file.
+    """
+    for file in _existing_files(path):
+        _check_kubeconfig_file(file)
+    try:
+        await k8s_config.load_kube_config(
+            config_file=path, context=context,
+            client_configuration=configuration, persist_config=False,
+        )
+    except (yaml.YAMLError, UnicodeDecodeError, TypeError, AttributeError, KeyError,
+            ValueError, IndexError) as error:
+        raise ClientConfigError(
+            f"kubernetes configuration: kubeconfig {path} is not usable: "
+            f"{_one_line(str(error)) or type(error).__name__}"
+        ) from error
+
+
+def _check_kubeconfig_file(file: str) -> None:
+    """Refuse a kubeconfig file that is not UTF-8 YAML holding a mapping."""
+    try:
+        document = yaml.safe_load(Path(file).expanduser().read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        problem = "not a text file (not UTF-8)"
+    except yaml.YAMLError as error:
+        problem = f"not valid YAML: {_yaml_problem(error)}"
+    except OSError as error:
+        problem = f"cannot read it: {error.strerror}"
+    else:
+        if document is None or isinstance(document, dict):
+            return
+        problem = f"not a kubeconfig: a YAML {type(document).__name__}, not a mapping"
+    raise ClientConfigError(f"kubernetes configuration: kubeconfig {file}: {problem}")
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """The parser's complaint and where, without its multi-line excerpt."""
+    problem = getattr(error, "problem", None)
+    mark = getattr(error, "problem_mark", None)
+    if not problem:
+        return _one_line(str(error))
+    if mark is None:
+        return _one_line(str(problem))
+    return f"{_one_line(str(problem))} at line {mark.line + 1}, column {mark.column + 1}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _existing_files(path: str) -> list[str]:
+    """The files of a kubeconfig list (os.pathsep-separated) that exist."""
+    files = [part for part in path.split(os.pathsep) if part]
+    return [file for file in files if Path(file).expanduser().is_file()]
 
 
 def _require_a_kubeconfig(path: str, *, explicit: bool) -> None:
@@ -159,8 +221,7 @@ def _require_a_kubeconfig(path: str, *, explicit: bool) -> None:
     missing `current-context`, which names neither the file nor the remedy.
     KUBECONFIG may list several files, as kubectl allows.
     """
-    files = [part for part in path.split(os.pathsep) if part]
-    if any(Path(file).expanduser().is_file() for file in files):
+    if _existing_files(path):
         return
     source = "--kubeconfig" if explicit else "KUBECONFIG or ~/.kube/config"
     raise ClientConfigError(

@@ -520,3 +520,25 @@ def test_a_reader_that_goes_away_gets_no_traceback(tmp_path: Path) -> None:
 
     assert 141 == process.wait(timeout=60)
     assert "Traceback" not in stderr and stderr == ""
+
+
+@pytest.mark.parametrize("content", [b"\x7fELF\x02\x01\x01\x00\xd0\x80\xd0\xff",
+                                     b"a: [b\n  c: {"])
+def test_a_broken_kubeconfig_fails_each_action_in_one_line(tmp_path: Path,
+                                                           content: bytes) -> None:
+    """KUBECONFIG or --kubeconfig naming garbage: each action fails naming the file, no trace."""
+    kubeconfig = tmp_path / "bad.yaml"
+    kubeconfig.write_bytes(content)
+    path = str(results(tmp_path, EXAMPLE_2))
+
+    runs = [watch(tmp_path, "--results", path, env={"KUBECONFIG": str(kubeconfig),
+                                                    "AUTO_EXECUTE": "true"}),
+            watch(tmp_path, "--results", path, "--auto-execute", "--kubeconfig",
+                  str(kubeconfig))]
+
+    for done in runs:
+        assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr
+        failed = [line for line in done.stdout.splitlines() if ": failed - " in line]
+        assert len(failed) == 2, done.stdout
+        assert all(f"kubeconfig {kubeconfig}" in line for line in failed)
+        assert not any(line.startswith("  in ") for line in done.stdout.splitlines())

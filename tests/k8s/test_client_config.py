@@ -101,3 +101,26 @@ async def test_an_unknown_context_is_a_configuration_error(
         await client.new_api_client(settings, {}, tmp_path / "no-sa")
 
     assert fake_kube.requests == []
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    (b"\x7fELF\x02\x01\x01\x00\xd0\x80\xd0", "not a text file"),
+    (b"a: [b\n  c: {", "not valid YAML: expected ',' or ']', but got ':' at line 2"),
+    (b"- 1\n", "not a kubeconfig: a YAML list"),
+    (b"clusters: 5\n", "is not usable"),
+])
+async def test_a_broken_kubeconfig_is_one_line_naming_the_file(
+    tmp_path: Path, content: bytes, problem: str
+) -> None:
+    """A binary, half-edited or misshapen kubeconfig: one sentence with the file, no parser text."""
+    path = tmp_path / "kubeconfig"
+    path.write_bytes(content)
+
+    for settings, environ in ((Kubernetes(kubeconfig=str(path)), {}),
+                              (Kubernetes(), {"KUBECONFIG": str(path)})):
+        with pytest.raises(client.ClientConfigError) as raised:
+            await client.new_api_client(settings, environ, tmp_path / "no-sa")
+
+        message = str(raised.value)
+        assert str(path) in message and problem in message
+        assert "\n" not in message
