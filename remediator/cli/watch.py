@@ -3,8 +3,9 @@
 
 It reads the result, judges it against the thresholds, plans, prints the
 report, optionally writes a kubectl script, and executes only when asked.
-Exit codes: 0 when the analysis ran, 1 when `--fail-on` finds an action at
-or above its level, 2 for unreadable or invalid input or config.
+Exit codes, the first that applies: 2 for unreadable or invalid input or
+config, 3 when an action it tried to execute failed, 1 when `--fail-on`
+finds an action at or above its level, 0 when the analysis ran.
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ from typing import Any, TextIO
 from remediator.errors import InputError
 
 FAIL_ON = {"critical": 1, "warning": 2}
+EXIT_FAIL_ON = 1
+EXIT_EXECUTION_FAILED = 3
+
+EPILOG = """exit status, the first that applies:
+  2  unreadable or invalid results, config or arguments
+  3  an action it tried to execute failed (one line each on stderr)
+  1  --fail-on found an action at or above its level
+  0  the analysis ran"""
 
 
 def register(subparsers: Any) -> None:
@@ -29,6 +38,7 @@ def register(subparsers: Any) -> None:
         help="analyse one benchmark results file and plan remediation",
         description="Analyse one benchmark results file, print the report and the planned "
         "actions, optionally write a kubectl script or execute the critical actions.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--results", metavar="PATH",
                         help="results file (default: $RESULTS_PATH, then "
@@ -103,12 +113,15 @@ def run(args: argparse.Namespace) -> int:
     if args.generate_script:
         _write_script(args.generate_script, actions, result, now, settings, notes)
 
+    failed = 0
     if settings.execution.auto_execute or settings.execution.dry_run:
-        _execute(actions, settings, args, notes)
+        failed = _execute(actions, settings, args, notes)
+    if failed:
+        return EXIT_EXECUTION_FAILED
 
     threshold = FAIL_ON.get(args.fail_on or "")
     if threshold and any(action.priority <= threshold for action in actions):
-        return 1
+        return EXIT_FAIL_ON
     return 0
 
 
@@ -161,19 +174,31 @@ def _remove_stale_script(path: Path, notes: TextIO) -> None:
     print(f"Removed the previous run's script at {path}.", file=notes)
 
 
-def _execute(actions: Any, settings: Any, args: argparse.Namespace, notes: TextIO) -> None:
+def _execute(actions: Any, settings: Any, args: argparse.Namespace, notes: TextIO) -> int:
+    """Carry the plan out (or dry-run it), list each decision; how many failed."""
     from remediator.execution import runner
+    from remediator.execution.base import Outcome
 
     decisions = asyncio.run(runner.carry_out_once(actions, settings,
                                                   use_state=_uses_state(args, settings)))
     if not decisions:
         print("Nothing to execute.", file=notes)
-        return
+        return 0
     heading = "Dry run, nothing changed:" if not settings.executing() else "Execution:"
     print(heading, file=notes)
     for number, (action, outcome, reason) in enumerate(decisions, start=1):
-        print(f"  {number}. {action.type} {action.target.ref if action.target else '-'}: "
-              f"{outcome} - {reason}", file=notes)
+        print(f"  {number}. {_named(action)}: {outcome} - {reason}", file=notes)
+
+    # A CronJob or CI step reads stderr and the exit status, not the report.
+    failed = [(action, reason) for action, outcome, reason in decisions
+              if outcome == str(Outcome.FAILED)]
+    for action, reason in failed:
+        print(f"error: {_named(action)} failed: {reason}", file=sys.stderr)
+    return len(failed)
+
+
+def _named(action: Any) -> str:
+    return f"{action.type} {action.target.ref if action.target else '-'}"
 
 
 def _uses_state(args: argparse.Namespace, settings: Any) -> bool:

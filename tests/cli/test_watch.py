@@ -538,7 +538,44 @@ def test_a_broken_kubeconfig_fails_each_action_in_one_line(tmp_path: Path,
 
     for done in runs:
         assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr
+        assert 3 == done.returncode, done.stderr
         failed = [line for line in done.stdout.splitlines() if ": failed - " in line]
         assert len(failed) == 2, done.stdout
         assert all(f"kubeconfig {kubeconfig}" in line for line in failed)
         assert not any(line.startswith("  in ") for line in done.stdout.splitlines())
+
+
+def failing_kubectl(tmp_path: Path) -> dict[str, str]:
+    """A kubectl on PATH that fails every command, as one with no cluster does."""
+    env, _ = kubectl_stub(tmp_path)
+    (tmp_path / "bin" / "kubectl").write_text(
+        f"#!{sys.executable}\nimport sys\n"
+        "sys.stderr.write('error: connection refused\\n')\nsys.exit(1)\n"
+    )
+    return env
+
+
+@pytest.mark.parametrize(("fail_on", "expected"), [(None, 3), ("warning", 3)])
+def test_a_failed_execution_exits_3_with_a_line_per_failure_on_stderr(
+    tmp_path: Path, fail_on: str | None, expected: int
+) -> None:
+    """Every executed action failed: a CronJob sees exit 3 and why, even with --fail-on."""
+    env = failing_kubectl(tmp_path)
+    flags = ["--fail-on", fail_on] if fail_on else []
+
+    done = watch(tmp_path, "--results", str(results(tmp_path, EXAMPLE_2)), "--auto-execute",
+                 *flags, env=env)
+
+    assert expected == done.returncode, done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert [line.split(" failed: ")[0] for line in errors] == [
+        "error: rollback deployment/llm-gateway", "error: rollback deployment/llm-backend"]
+
+
+def test_a_dry_run_or_a_skip_is_not_a_failure(tmp_path: Path) -> None:
+    """Nothing tried and failed: --fail-on's 1 and the plain 0 are unchanged."""
+    path = str(results(tmp_path, EXAMPLE_2))
+
+    assert 1 == watch(tmp_path, "--results", path, "--dry-run", "--fail-on",
+                      "critical").returncode
+    assert 0 == watch(tmp_path, "--results", path, "--dry-run").returncode
