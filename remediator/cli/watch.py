@@ -97,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     result = reading.read_result(
         Path(settings.results.path), format=settings.results.format, run=args.run
     )
+    for note in result.notes:
+        print(f"warning: {settings.results.path}: {note}", file=sys.stderr)
     status = conditions.evaluate(result, settings.thresholds)
     actions = planner.plan(status.values(), settings)
     now = datetime.now(UTC).astimezone()

@@ -55,6 +55,8 @@ class Condition:
     level: Level
     value: float | None = dataclasses.field(default=None, compare=False)
     """The figure that was judged, when known (the CLI knows it; alerts may not)."""
+    unusable: str | None = dataclasses.field(default=None, compare=False)
+    """For UNKNOWN: the reader's note saying why the figure it found was not used."""
 
     def __str__(self) -> str:
         return f"{self.metric} {self.level.name}"
@@ -92,8 +94,36 @@ def evaluate(result: BenchResult, thresholds: Thresholds) -> dict[Metric, Condit
     judged = {}
     for metric in THRESHOLDED:
         value = getattr(result, FIELD[metric])
-        judged[metric] = Condition(metric, level_of(metric, value, thresholds), value)
+        unusable = unusable_note(MENTIONS[metric], result.notes) if value is None else None
+        judged[metric] = Condition(metric, level_of(metric, value, thresholds), value,
+                                   unusable)
     return judged
+
+
+# How the readers' notes name each metric ("p95_ms", "95% in", "error rate left unset").
+MENTIONS: dict[Metric, tuple[str, ...]] = {
+    Metric.P95: ("p95", "95%"),
+    Metric.P99: ("p99", "99%"),
+    Metric.ERROR_RATE: ("error rate", "error_rate"),
+    Metric.THROUGHPUT: ("throughput", "rps"),
+}
+
+
+def unusable_note(mentions: Iterable[str], notes: Iterable[str]) -> str | None:
+    """
+    The note that explains why a figure the file had was left unset, if any.
+
+    A figure that is simply absent has no such note worth repeating: for it,
+    "the benchmark did not report it" is the truth.
+    """
+    for note in notes:
+        lowered = note.lower()
+        if ": missing;" in lowered:
+            continue
+        unset = "left unset" in lowered or "dropped" in lowered or "not derivable" in lowered
+        if unset and any(word in lowered for word in mentions):
+            return note
+    return None
 
 
 def degraded(conditions: Iterable[Condition]) -> list[Condition]:

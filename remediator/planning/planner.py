@@ -143,6 +143,13 @@ def merge(actions: Sequence[Action], targets: Targets) -> list[Action]:
     return sorted(capped, key=lambda a: _order(a, targets))
 
 
+def _unknown_rationale(condition: Condition) -> str:
+    label = _LABEL[condition.metric]
+    if condition.unusable:
+        return f"{label} is unknown: the benchmark's figure was unusable ({condition.unusable})"
+    return f"{label} is unknown: the benchmark did not report it"
+
+
 def _for_condition(
     condition: Condition, policy: Policy, targets: Targets, describe: _Describer
 ) -> list[Action]:
@@ -157,7 +164,7 @@ def _for_condition(
                 priority=policy.unknown.priority,
                 target=None,
                 description=f"Investigate missing {_LABEL[metric]}",
-                rationale=f"{_LABEL[metric]} is unknown: the benchmark did not report it",
+                rationale=_unknown_rationale(condition),
                 metric=str(metric),
                 causes=(str(condition),),
             )

@@ -9,7 +9,7 @@ cannot carry them.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +17,13 @@ from remediator.bench.result import BenchResult
 from remediator.config.settings import Thresholds
 from remediator.planning import commands
 from remediator.planning.actions import Action
-from remediator.planning.conditions import THRESHOLDED, Condition, Level, Metric
+from remediator.planning.conditions import (
+    THRESHOLDED,
+    Condition,
+    Level,
+    Metric,
+    unusable_note,
+)
 
 RULE = "=" * 70
 THIN = "-" * 70
@@ -63,14 +69,17 @@ def text(
     lines.append(f"Format: {result.format}{run}, finished {result.time:%Y-%m-%d %H:%M:%S %Z}")
 
     lines += ["", f"{marks['metrics']}Current Metrics:"]
-    lines.append(_row("P50 Latency", _ms(result.p50_ms)))
-    lines.append(_row("P95 Latency", _ms(result.p95_ms)))
-    lines.append(_row("P99 Latency", _ms(result.p99_ms)))
+    p50_unusable = unusable_note(("p50",), result.notes) is not None
+    lines.append(_row("P50 Latency", _ms(result.p50_ms) if result.p50_ms is not None
+                      else _missing(p50_unusable)))
+    lines.append(_row("P95 Latency", _shown(_ms, result.p95_ms, status[Metric.P95])))
+    lines.append(_row("P99 Latency", _shown(_ms, result.p99_ms, status[Metric.P99])))
     basis = " (successful)" if result.throughput_basis == "successful" else " (all requests)"
-    throughput = _rps(result.throughput_rps)
+    throughput = _shown(_rps, result.throughput_rps, status[Metric.THROUGHPUT])
     lines.append(_row("Throughput", throughput + (basis if result.throughput_rps is not None
                                                    else "")))
-    lines.append(_row("Error Rate", _percent(result.error_rate)))
+    lines.append(_row("Error Rate",
+                      _shown(_percent, result.error_rate, status[Metric.ERROR_RATE])))
     lines.append(_row("Success Rate", _percent(result.success_rate)))
 
     lines += ["", f"{marks['status']}Threshold Status:"]
@@ -136,6 +145,16 @@ def action_json(action: Action) -> dict[str, Any]:
 
 def _row(label: str, value: str) -> str:
     return f"  {label + ':':<17}{value}"
+
+
+def _shown(form: Callable[[float | None], str], value: float | None,
+           condition: Condition) -> str:
+    """A figure, or why there is none: absent, or found and not used (see the warnings)."""
+    return form(value) if value is not None else _missing(condition.unusable is not None)
+
+
+def _missing(unusable: bool) -> str:
+    return "n/a (unusable: see the warnings)" if unusable else "n/a (not reported)"
 
 
 def _ms(value: float | None) -> str:

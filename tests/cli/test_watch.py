@@ -511,7 +511,7 @@ def test_a_reader_that_goes_away_gets_no_traceback(tmp_path: Path) -> None:
     environ = {**os.environ, "PYTHONIOENCODING": "utf-8"}
     process = subprocess.Popen(
         [sys.executable, "-m", "remediator", "watch", "--results",
-         str(results(tmp_path, EXAMPLE_2))],
+         str(results(tmp_path, SAMPLE_REPORT))],
         cwd=tmp_path, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     assert process.stdout is not None and process.stderr is not None
@@ -579,3 +579,34 @@ def test_a_dry_run_or_a_skip_is_not_a_failure(tmp_path: Path) -> None:
     assert 1 == watch(tmp_path, "--results", path, "--dry-run", "--fail-on",
                       "critical").returncode
     assert 0 == watch(tmp_path, "--results", path, "--dry-run").returncode
+
+
+OUT_OF_ORDER = {"latency_stats": {"p50_ms": 300, "p95_ms": 120, "p99_ms": 100},
+                "error_rate": 0, "throughput_rps": 20}
+
+
+def test_the_readers_notes_are_warnings_and_explain_an_unknown(tmp_path: Path) -> None:
+    """Percentiles out of order: said on stderr, and the report says unusable, not unreported."""
+    path = results(tmp_path, OUT_OF_ORDER)
+
+    done = watch(tmp_path, "--results", str(path))
+
+    assert 0 == done.returncode, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1, done.stderr
+    assert warnings[0].startswith(f"warning: {path}: latencies dropped")
+    assert "did not report" not in done.stdout
+    assert ("P95 latency is unknown: the benchmark's figure was unusable (latencies dropped"
+            in done.stdout)
+    assert "P95 Latency:     n/a (unusable: see the warnings)" in done.stdout
+
+
+def test_an_absent_figure_is_still_not_reported(tmp_path: Path) -> None:
+    """A percentile the file never had: said so, and "did not report it" is the truth."""
+    path = results(tmp_path, EXAMPLE_2)
+
+    done = watch(tmp_path, "--results", str(path))
+
+    assert f"warning: {path}: latency_stats.p50_ms: missing; left unset" in done.stderr
+    assert "P95 Latency:     80.00 ms" in done.stdout
+    assert "P50 Latency:     n/a (not reported)" in done.stdout
