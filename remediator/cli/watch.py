@@ -103,6 +103,10 @@ def run(args: argparse.Namespace) -> int:
     actions = planner.plan(status.values(), settings)
     now = datetime.now(UTC).astimezone()
 
+    # A file someone else wrote is refused before anything is printed or run.
+    if args.generate_script and actions:
+        _refuse_a_foreign_file(Path(args.generate_script))
+
     # Report on stdout; side notes go to stderr when stdout carries JSON.
     notes = sys.stderr if args.output == "json" else sys.stdout
     if args.output == "json":
@@ -155,16 +159,10 @@ def _remove_stale_script(path: Path, notes: TextIO) -> None:
     otherwise replay an old plan against a platform that is healthy now.
     A file we did not write is never touched.
     """
-    from remediator.planning import script
-
-    try:
-        with path.open("rb") as existing:
-            head = existing.read(512).decode("utf-8", errors="replace")
-    except FileNotFoundError:
+    ours = _is_our_script(path)
+    if ours is None:
         return
-    except OSError as error:
-        raise InputError(str(path), None, f"cannot read it: {error.strerror}") from None
-    if not script.is_generated(head):
+    if not ours:
         print(f"{path} is not a remediator script: left as it is.", file=notes)
         return
 
@@ -174,6 +172,28 @@ def _remove_stale_script(path: Path, notes: TextIO) -> None:
         raise InputError(str(path), None,
                          f"cannot remove the previous script: {error.strerror}") from None
     print(f"Removed the previous run's script at {path}.", file=notes)
+
+
+def _refuse_a_foreign_file(path: Path) -> None:
+    """Overwrite only a script of ours: the path may name someone's own file."""
+    if _is_our_script(path) is False:
+        raise InputError(str(path), None, "is not a remediator script; not overwritten")
+
+
+def _is_our_script(path: Path) -> bool | None:
+    """Whether the file at `path` is a script we generated; None when there is none."""
+    from remediator.planning import script
+
+    try:
+        with path.open("rb") as existing:
+            head = existing.read(512).decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        return False
+    except OSError as error:
+        raise InputError(str(path), None, f"cannot read it: {error.strerror}") from None
+    return script.is_generated(head)
 
 
 def _execute(actions: Any, settings: Any, args: argparse.Namespace, notes: TextIO) -> int:

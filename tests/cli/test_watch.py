@@ -186,6 +186,28 @@ def test_a_healthy_run_removes_the_previous_runs_script_but_no_other_file(
     assert mine.read_text() == "#!/usr/bin/env bash\necho my own\n"
 
 
+def test_a_script_overwrites_only_a_script_of_ours(tmp_path: Path) -> None:
+    """A plan with actions never replaces someone's own file; our earlier script it does."""
+    path = str(results(tmp_path, EXAMPLE_2))
+    mine = tmp_path / "deploy.sh"
+    mine.write_text("#!/usr/bin/env bash\necho my own\n")
+
+    refused = watch(tmp_path, "--results", path, "--generate-script", str(mine))
+
+    assert 2 == refused.returncode
+    errors = [line for line in refused.stderr.splitlines() if "error: " in line]
+    assert errors == [f"remediator: error: {mine}: is not a remediator script; not overwritten"]
+    assert "Traceback" not in refused.stderr
+    assert mine.read_text() == "#!/usr/bin/env bash\necho my own\n"
+
+    ours = tmp_path / "fix.sh"
+    assert 0 == watch(tmp_path, "--results", path, "--generate-script", str(ours)).returncode
+    ours.write_text(ours.read_text().replace("llm-backend", "llm-old"))
+    again = watch(tmp_path, "--results", path, "--generate-script", str(ours))
+    assert 0 == again.returncode, again.stderr
+    assert "llm-old" not in ours.read_text()
+
+
 @pytest.mark.parametrize(("document", "expected"), [
     ('{"latency_stats": {"p95_ms": "fast"}}', "latency_stats.p95_ms"),
     ('{"latency_stats": {"p95_ms": -5}, "error_rate": 0}', "latency_stats.p95_ms"),
