@@ -180,12 +180,18 @@ def _base_url(args: argparse.Namespace) -> str:
 
 
 def _headers(args: argparse.Namespace) -> dict[str, str]:
-    token = os.environ.get("REMEDIATOR_WEBHOOK_TOKEN", "").strip()
+    from remediator.config import loading
+
+    # The file wins; an empty one, or an empty variable, is an error, never "no auth".
     if args.token_file:
         try:
             token = Path(args.token_file).read_text(encoding="utf-8").strip()
         except OSError as error:
             raise InputError(args.token_file, None, f"cannot read: {error.strerror}") from None
+        if not token:
+            raise InputError(args.token_file, None, "the token file is empty")
+    else:
+        token = loading.webhook_token(os.environ) or ""
     headers = {"Accept": "application/json", "User-Agent": "remediator-cli"}
     if token:
         headers["Authorization"] = f"Bearer {token}"

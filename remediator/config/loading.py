@@ -33,6 +33,9 @@ ENVIRONMENT: dict[str, str] = {
     "REMEDIATOR_TARGET_NAMESPACE": "targets.namespace",
 }
 
+TOKEN_VARIABLE = "REMEDIATOR_WEBHOOK_TOKEN"  # noqa: S105 - a variable name, not a secret
+"""The webhook and API token, for `serve` and the control commands."""
+
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
@@ -78,6 +81,7 @@ def load_settings(
     # the flag the bad value was given by, not a file that never held it.
     origins: dict[str, str] = {}
     env = os.environ if environ is None else environ
+    webhook_token(env)
     for variable, dotted in ENVIRONMENT.items():
         if variable in env:
             _set_dotted(raw, dotted, _env_value(variable, dotted, env[variable]))
@@ -94,6 +98,22 @@ def load_settings(
         if origin is None:
             raise
         raise ConfigError(origin, error.field, error.message) from None
+
+
+def webhook_token(environ: Mapping[str, str]) -> str | None:
+    """
+    The token from the environment, None when the variable is not set.
+
+    Set but empty is refused, as an empty token file is: an unfilled Secret or
+    a `VAR=` left in a unit file would otherwise switch authentication off.
+    """
+    if TOKEN_VARIABLE not in environ:
+        return None
+    token = environ[TOKEN_VARIABLE].strip()
+    if not token:
+        raise ConfigError("environment", TOKEN_VARIABLE,
+                          "is set but empty: give the token, or unset the variable")
+    return token
 
 
 def validate(raw: Any, *, source: str) -> Settings:

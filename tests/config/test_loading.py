@@ -219,3 +219,13 @@ def test_a_pipe_or_device_is_not_read_as_a_config(tmp_path: Path) -> None:
     for path in (fifo, Path("/dev/zero")):
         with pytest.raises(ConfigError, match="is not a regular file"):
             loading.load_settings(path, environ={})
+
+
+@pytest.mark.parametrize("value", ["", "  ", "\n"])
+def test_a_set_but_empty_webhook_token_names_the_variable(value: str) -> None:
+    """An empty REMEDIATOR_WEBHOOK_TOKEN is a mistake, like an empty token file, not "no auth"."""
+    with pytest.raises(ConfigError, match="REMEDIATOR_WEBHOOK_TOKEN: is set but empty"):
+        loading.load_settings(None, environ={"REMEDIATOR_WEBHOOK_TOKEN": value})
+
+    assert "tok" == loading.webhook_token({"REMEDIATOR_WEBHOOK_TOKEN": " tok\n"})
+    assert loading.webhook_token({}) is None

@@ -218,3 +218,25 @@ async def test_watch_auto_execute_without_any_kubeconfig_names_the_file_and_the_
         assert "set --kubeconfig or KUBECONFIG" in line
     assert "current-context" not in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_an_empty_token_is_refused_by_serve_and_the_control_commands(
+    tmp_path: Path,
+) -> None:
+    """REMEDIATOR_WEBHOOK_TOKEN= (an unfilled Secret) stops start-up instead of dropping auth."""
+    empty = tmp_path / "empty-token"
+    empty.write_text("\n")
+
+    served = await remediator("serve", "--listen", "127.0.0.1:0", cwd=tmp_path,
+                              env={"REMEDIATOR_WEBHOOK_TOKEN": ""}, timeout_seconds=60)
+    listed = await remediator("decisions", "--url", "http://127.0.0.1:9", cwd=tmp_path,
+                              env={"REMEDIATOR_WEBHOOK_TOKEN": " "})
+    from_file = await remediator("decisions", "--url", "http://127.0.0.1:9",
+                                 "--token-file", str(empty), cwd=tmp_path)
+
+    for done in (served, listed):
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip().splitlines()[-1].endswith(
+            "REMEDIATOR_WEBHOOK_TOKEN: is set but empty: give the token, or unset the variable")
+    assert from_file.returncode == 2, from_file.stderr
+    assert f"{empty}: the token file is empty" in from_file.stderr
