@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import socket
 from typing import Any
 
 from remediator.errors import InputError
@@ -22,6 +23,9 @@ logger = logging.getLogger("remediator.server")
 
 SHUTDOWN_SECONDS = 10.0
 """How long in-flight HTTP requests may take to finish after SIGTERM."""
+
+BACKLOG = 128
+"""Connections the kernel queues before we accept them (aiohttp's own default)."""
 
 
 def register(subparsers: Any) -> None:
@@ -92,17 +96,20 @@ async def _serve(app: Any, host: str, port: int) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
+    # The port first: a daemon that cannot listen must not have opened the state,
+    # let alone evaluated or written anything (another daemon may own both).
+    listening = _bind(host, port)
+
     # No access log: one line per webhook would drown the log in a storm.
     runner = web.AppRunner(app, access_log=None, handle_signals=False,
                            shutdown_timeout=SHUTDOWN_SECONDS)
-    await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
-        try:
-            await site.start()
-        except OSError as error:
-            raise InputError("command line", "--listen",
-                             f"cannot listen on {host}:{port}: {error.strerror}") from None
+        await runner.setup()
+    except BaseException:
+        listening.close()
+        raise
+    try:
+        await web.SockSite(runner, listening).start()
         for address in runner.addresses:
             where = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else address
             logger.info("listening on http://%s", where, extra={"listen": where})
@@ -111,3 +118,14 @@ async def _serve(app: Any, host: str, port: int) -> None:
     finally:
         await runner.cleanup()
     logger.info("stopped")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on the address, or the one-line error naming it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=BACKLOG)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise InputError("command line", "--listen",
+                         f"cannot listen on {host}:{port}: {reason}") from None

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from remediator.state.base import DecisionRecord, EpisodeRecord, StateError, TargetState
+from remediator.state.lock import DirectoryLock
 
 logger = logging.getLogger("remediator.state")
 
@@ -63,6 +64,7 @@ class SqliteStore:
 
     def __init__(self, directory: str | Path) -> None:
         self.path = Path(directory) / FILENAME
+        self._lock = DirectoryLock(Path(directory))
         self._connection: sqlite3.Connection | None = None
         # One thread owns the connection; calls queue up in order.
         self._thread = concurrent.futures.ThreadPoolExecutor(
@@ -187,11 +189,18 @@ class SqliteStore:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StateError(f"{self.path}: cannot open the state store: {error}") from error
+
+        # One process per directory, before the store is read or written.
+        self._lock.acquire()
+        try:
             connection = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
             connection.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as error:
+            self._lock.release()
             raise StateError(f"{self.path}: cannot open the state store: {error}") from error
         self._connection = connection
         logger.debug("state store open at %s", self.path)
@@ -200,6 +209,7 @@ class SqliteStore:
         assert self._connection is not None
         self._connection.close()
         self._connection = None
+        self._lock.release()
 
     def _db(self) -> sqlite3.Connection:
         if self._connection is None:

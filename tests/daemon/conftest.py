@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from remediator.config.settings import Settings
 from remediator.execution.base import Executor
 from remediator.leadership import Leadership
-from remediator.state.base import DecisionRecord
+from remediator.state.base import DecisionRecord, Store
 from remediator.web.app import WEBHOOK_PATH, create_app
 from remediator.web.services import SERVICES, Services
 from tests.daemon.payloads import body
@@ -86,13 +86,13 @@ def make_daemon(aiohttp_client: Any, tmp_path: Path, clock: FakeClock) -> MakeDa
     async def make(settings: Settings | None = None, *, executor: Executor | None = None,
                    environ: Mapping[str, str] | None = None,
                    leadership: Leadership | None = None, raw: dict[str, Any] | None = None,
-                   **dotted: Any) -> Daemon:
+                   store: Store | None = None, **dotted: Any) -> Daemon:
         if settings is None:
             dotted.setdefault("state.dir", str(tmp_path / "state"))
             dotted.setdefault("results.path", str(tmp_path / "bench_results.json"))
             settings = make_settings(raw, **dotted)
         app = create_app(settings, executor=executor, clock=clock, environ=environ or {},
-                         leadership=leadership)
+                         leadership=leadership, store=store)
         client = await aiohttp_client(app)
         return Daemon(app, client, clock)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from remediator.leadership import Leadership
+from remediator.state.sqlite import SqliteStore
 from tests.daemon.conftest import MakeDaemon
 from tests.daemon.payloads import alert, notification
 from tests.daemon.support import RecordingExecutor
@@ -10,13 +13,17 @@ from tests.daemon.support import RecordingExecutor
 EXECUTING = {"execution.auto_execute": True, "server.allow_insecure": True}
 
 
-async def test_new_leader_repeats_nothing_the_old_one_did(make_daemon: MakeDaemon) -> None:
+async def test_new_leader_repeats_nothing_the_old_one_did(
+        make_daemon: MakeDaemon, tmp_path: Path) -> None:
     """Two replicas on one store: after a failover, repeats and re-fires stay deduplicated."""
     first_executor, second_executor = RecordingExecutor(), RecordingExecutor()
     second_leadership = Leadership(leader=False)
-    first = await make_daemon(executor=first_executor, **EXECUTING)
+    # One store object for both, as replicas share the ConfigMap store: a SQLite
+    # directory admits one process, so two stores on one would refuse each other.
+    shared = SqliteStore(tmp_path / "state")
+    first = await make_daemon(executor=first_executor, store=shared, **EXECUTING)
     second = await make_daemon(executor=second_executor, leadership=second_leadership,
-                               **EXECUTING)
+                               store=shared, **EXECUTING)
     p95 = alert("LLMLatencyP95Critical")
 
     # The first replica leads and acts; then it goes, and the second one takes over.

@@ -213,6 +213,7 @@ async def test_group_key_is_logged_only_as_a_hash_and_episodes_survive_a_restart
     with caplog.at_level(logging.DEBUG):
         await first.post(document)
         await first.settle()
+    await first.client.close()
     restarted = await make_daemon()
     status, reply = await restarted.post(document)
     [decision] = await restarted.decisions()

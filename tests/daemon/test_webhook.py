@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -137,7 +139,8 @@ async def test_new_episodes_are_in_the_store_when_the_200_comes_and_repeats_writ
         make_daemon: MakeDaemon, tmp_path: Path) -> None:
     """Before the worker looks at it, the episode is on disk; fifty repeats add no write."""
     from remediator.leadership import Leadership
-    from remediator.state.sqlite import SqliteStore
+    from remediator.state.base import EpisodeRecord
+    from remediator.state.sqlite import FILENAME
 
     daemon = await make_daemon(leadership=Leadership(leader=False))
     store = daemon.services.store
@@ -149,12 +152,12 @@ async def test_new_episodes_are_in_the_store_when_the_200_comes_and_repeats_writ
         await original(episodes)  # type: ignore[arg-type]
 
     status, _ = await daemon.post(notification(alert(P95, fingerprint="a1b2c3d4e5f60708")))
-    reader = SqliteStore(tmp_path / "state")
-    await reader.open()
-    try:
-        stored = [(e.fingerprint, e.status) for e in await reader.load_episodes()]
-    finally:
-        await reader.close()
+    # Read the file itself, read-only: the daemon holds the state directory's lock.
+    uri = f"file:{tmp_path / 'state' / FILENAME}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as reader:
+        rows = reader.execute("SELECT data FROM episodes").fetchall()
+    stored = [(e.fingerprint, e.status)
+              for e in (EpisodeRecord.from_json(json.loads(data)) for (data,) in rows)]
     store.save_episodes = counting  # type: ignore[method-assign]
     for _ in range(50):
         await daemon.post(notification(alert(P95, fingerprint="a1b2c3d4e5f60708")))

@@ -119,3 +119,22 @@ async def test_close_commits_what_was_written_before_it(tmp_path: Path) -> None:
 
     await saving
     assert _stored_keys(tmp_path) == {episode("1111111111111111").key}
+
+
+async def test_a_second_store_on_one_directory_is_refused_until_the_first_closes(
+        tmp_path: Path) -> None:
+    """The directory lock: the second opener hears who holds it; a closed store lets go."""
+    import os
+
+    first = SqliteStore(tmp_path)
+    await first.open()
+    second = SqliteStore(tmp_path)
+    holder = rf"in use by another remediator \(pid {os.getpid()}\)"
+    try:
+        with pytest.raises(StateError, match=holder):
+            await second.open()
+    finally:
+        await first.close()
+
+    await second.open()
+    await second.close()
