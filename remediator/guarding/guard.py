@@ -23,6 +23,7 @@ import logging
 from collections.abc import Iterable, Sequence
 
 from remediator.config.settings import Settings
+from remediator.execution.base import Outcome
 from remediator.planning.actions import Action, ActionType
 from remediator.state.base import DecisionRecord, Store, TargetState
 
@@ -204,10 +205,12 @@ class Guard:
             undone = earlier(_UNDOES, window)
             if undone:
                 last = undone[-1]
+                told = _earlier(last, f"{action.target} was rolled back",
+                                f"a rollback of {action.target}", now)
                 return Verdict(
                     "cooldown",
-                    f"{action.target} was rolled back {now - last.time:.0f}s ago; a rollback"
-                    f" never follows a rollback inside the {window:.0f}s cooldown",
+                    f"{told}; a rollback never follows a rollback inside the {window:.0f}s"
+                    " cooldown",
                     retry_at=last.time + window,
                 )
             return None
@@ -223,10 +226,13 @@ class Guard:
                             target, highest, action.replicas, extra={"target": target})
                 return None
             last = scaled[-1]
+            # The decision that set the bar is the one the reason tells of.
+            top = max(scaled, key=lambda d: (d.replicas or 0, d.time))
+            told = _earlier(top, f"{action.target} was scaled to {highest}",
+                            f"a scale of {action.target} to {highest}", now)
             return Verdict(
                 "cooldown",
-                f"{action.target} was scaled to {highest} {now - last.time:.0f}s ago; the"
-                f" {cooldowns.scale:.0f}s scale cooldown stops a repeat",
+                f"{told}; the {cooldowns.scale:.0f}s scale cooldown stops a repeat",
                 retry_at=last.time + cooldowns.scale,
             )
 
@@ -234,12 +240,9 @@ class Guard:
         same = earlier({kind}, window)
         if same:
             last = same[-1]
-            return Verdict(
-                "cooldown",
-                f"the same {kind} action ran {now - last.time:.0f}s ago; its cooldown is"
-                f" {window:.0f}s",
-                retry_at=last.time + window,
-            )
+            told = _earlier(last, f"the same {kind} action ran", f"the same {kind} action", now)
+            return Verdict("cooldown", f"{told}; its cooldown is {window:.0f}s",
+                           retry_at=last.time + window)
         return None
 
     def _rate_limit(self, now: float) -> Verdict | None:
@@ -310,3 +313,19 @@ class Guard:
             self.targets[target] = state
             changed.append(state)
         return changed
+
+
+def _earlier(decision: DecisionRecord, done: str, tried: str, now: float) -> str:
+    """
+    What an earlier decision did, as far as its outcome allows saying so.
+
+    `done` ("... was rolled back") only when it was executed; a dry run says
+    so, and a failed, interrupted or unfinished attempt is told as `tried`.
+    """
+    ago = f"{now - decision.time:.0f}s ago"
+    if decision.outcome == str(Outcome.EXECUTED):
+        return f"{done} {ago}"
+    if decision.outcome == str(Outcome.DRY_RUN):
+        return f"{done} (dry run) {ago}"
+    state = "in progress" if decision.outcome == "pending" else decision.outcome
+    return f"{tried} was last tried {ago} ({state})"

@@ -477,3 +477,48 @@ async def test_every_guard_skip_is_recorded_with_its_reason_and_counted(
                    "rate_limit", "paused"):
         counted = registry.get_sample_value("remediator_skips_total", {"reason": reason})
         assert counted == (1 if reason == "duplicate" else history.count(reason)) == 1, reason
+
+
+async def test_a_skip_after_a_dry_run_says_it_was_a_dry_run(store: SqliteStore) -> None:
+    """With execution off nothing was rolled back or scaled: the cooldown reason says so."""
+    clock = FakeClock()
+    decider = Decider(make_settings(), store=store, executor=RecordingExecutor(), clock=clock)
+    await decider.load()
+
+    await decider.decide(rollback())
+    await decider.decide(scale(5))
+    clock.advance(3)
+    undo_again = await decider.decide(rollback())
+    scale_again = await decider.decide(scale(5))
+
+    assert outcome(undo_again) == outcome(scale_again) == "cooldown"
+    assert undo_again is not None and scale_again is not None
+    assert f"{GATEWAY} was rolled back (dry run) 3s ago;" in undo_again.reason
+    assert f"{GATEWAY} was scaled to 5 (dry run) 3s ago;" in scale_again.reason
+
+
+async def test_a_skip_after_a_failure_says_it_was_only_tried(store: SqliteStore) -> None:
+    """A failed scale changed nothing: the cooldown tells of an attempt and how it ended."""
+    clock = FakeClock()
+    decider = await decider_for(store, clock, RecordingExecutor(Outcome.FAILED))
+
+    await decider.decide(scale(5))
+    clock.advance(5)
+    again = await decider.decide(scale(5))
+
+    assert outcome(again) == "cooldown" and again is not None
+    assert f"a scale of {GATEWAY} to 5 was last tried 5s ago (failed);" in again.reason
+    assert "was scaled" not in again.reason
+
+
+async def test_a_skip_after_an_execution_says_what_was_done(store: SqliteStore) -> None:
+    """Only an executed action is told as done."""
+    clock = FakeClock()
+    decider = await decider_for(store, clock)
+
+    await decider.decide(rollback())
+    clock.advance(7)
+    again = await decider.decide(rollback())
+
+    assert again is not None
+    assert again.reason.startswith(f"cooldown: {GATEWAY} was rolled back 7s ago;"), again.reason
