@@ -5,6 +5,10 @@ The file is polled (its mtime, size and inode) every `results.poll_seconds`
 rather than watched with inotify: it works on every filesystem a volume may
 be, including network ones, and needs no extra dependency. A file that
 fails to parse keeps the last good values, logs one line and counts.
+
+A result that ends more than `FUTURE_TOLERANCE_SECONDS` after now is refused
+the same way: it could never become older than `alerts.results_stale_seconds`,
+so the stale alert could never fire on it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from remediator.metrics import SelfMetrics
 logger = logging.getLogger("remediator.results")
 
 Signature = tuple[int, int, int]
+
+FUTURE_TOLERANCE_SECONDS = 300.0
+"""How far ahead of our clock a result's end time may be (clock skew between hosts)."""
 
 
 class ResultsWatcher:
@@ -58,6 +65,7 @@ class ResultsWatcher:
         self._seen = signature
         try:
             result = await asyncio.to_thread(reading.read_result, self.path, format=self.format)
+            self._refuse_future(result, mtime_ns=signature[0])
         except ResultError as error:
             self.metrics.results_read_failures.inc()
             logger.warning("results not updated, last good values kept: %s", error,
@@ -71,18 +79,40 @@ class ResultsWatcher:
             await self.check()
             await asyncio.sleep(self.poll_seconds)
 
-    async def push(self, data: bytes, *, format: str | None = None) -> BenchResult:
+    async def push(self, data: bytes, *, format: str | None = None,
+                   run: int | None = None) -> BenchResult:
         """A result uploaded through the API; `ResultError` when it is not one."""
         try:
+            # Without an end time of its own, a pushed result ends now, by our clock.
             result = await asyncio.to_thread(
-                reading.parse_result, data, source="push", format=format,
-                mtime=datetime.now(UTC),
+                reading.parse_result, data, source="push", format=format, run=run,
+                mtime=datetime.fromtimestamp(self.gauges.clock(), UTC),
             )
+            self._refuse_future(result)
         except ResultError:
             self.metrics.results_read_failures.inc()
             raise
         self._accept(result)
         return result
+
+    def _refuse_future(self, result: BenchResult, *, mtime_ns: int | None = None) -> None:
+        """
+        `ResultError` when the run ends beyond the tolerance after now.
+
+        A file timed only by its mtime is left alone: that is when it was
+        written, on this host's clock or its volume's.
+        """
+        ends = result.time.timestamp()
+        if mtime_ns is not None and abs(ends - mtime_ns / 1e9) < 1e-3:
+            return
+        ahead = ends - self.gauges.clock()
+        if ahead > FUTURE_TOLERANCE_SECONDS:
+            raise ResultError(
+                result.source, "time",
+                f"the run ends at {result.time.isoformat(timespec='seconds')}, {ahead:.0f}s"
+                f" in the future (more than {FUTURE_TOLERANCE_SECONDS:.0f}s ahead); such a"
+                " result could never go stale, so it is refused",
+            )
 
     def _accept(self, result: BenchResult) -> None:
         self.gauges.update(result)

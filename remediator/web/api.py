@@ -8,7 +8,7 @@ The authenticated API under `/api/v1/`: history, results push, operator controls
 - `POST /api/v1/targets/{namespace}/{kind}/{name}/pause` (and `/resume`,
   `/breaker/reset`): operator controls; `kind` is `deployment` or `configmap`.
 - `POST /api/v1/config/revert`: put back the value the last config patch lowered.
-- `POST /api/v1/results?format=F`: a benchmark result, any format the CLI reads.
+- `POST /api/v1/results?format=F&run=N`: a benchmark result, any format the CLI reads.
 
 The operator controls change what the leader acts on, and only the leader
 acts and reads the shared store (when it becomes leader), so on a follower
@@ -38,6 +38,8 @@ from remediator.web.services import Services, read_body, require_auth, services
 logger = logging.getLogger("remediator.server")
 
 DEFAULT_LIMIT = 100
+PUSH_PARAMETERS = frozenset({"format", "run"})
+"""The query parameters of a results push, as `watch` has `--format` and `--run`."""
 MAX_LIMIT = 1000
 KINDS = {"deployment": "Deployment", "configmap": "ConfigMap"}
 NOT_LEADER = "not the leader; send it to the leader's Service"
@@ -129,18 +131,33 @@ async def revert_config(request: web.Request) -> web.Response:
 async def push_results(request: web.Request) -> web.Response:
     require_auth(request)
     daemon = services(request)
+    unknown = sorted(set(request.query) - PUSH_PARAMETERS)
+    if unknown:
+        return web.json_response({
+            "error": f"unknown query parameter {unknown[0]!r} (known: format, run)",
+            "field": unknown[0]}, status=400)
     format = request.query.get("format") or None
+    run = _whole(request, "run", None, low=0, high=1_000_000)
     data = await read_body(request)
     try:
-        result = await daemon.watcher.push(data, format=format)
+        result = await daemon.watcher.push(data, format=format, run=run)
     except ResultError as error:
         logger.warning("pushed results rejected: %s", error)
         return web.json_response({"error": str(error), "field": error.field}, status=400)
-    return web.json_response({
+
+    reply: dict[str, Any] = {
         "format": result.format,
         "time": result.time.isoformat(),
+        "run": result.run_index,
         "metrics": result.metrics(),
-    })
+        "exported": not daemon.watcher.gauges.stale(),
+    }
+    # Accepted but too old: say so here, not only in the log, or the figures seem lost.
+    if not reply["exported"]:
+        stale = daemon.settings.alerts.results_stale_seconds
+        reply["reason"] = (f"older than alerts.results_stale_seconds ({stale:.0f} s): only"
+                           " its timestamp is exported")
+    return web.json_response(reply)
 
 
 # --- JSON shapes --------------------------------------------------------------
