@@ -121,9 +121,40 @@ def validate(raw: Any, *, source: str) -> Settings:
     if not isinstance(raw, dict):
         raise ConfigError(source, None, f"must be a mapping of settings, got {_kind(raw)}")
     try:
-        return Settings.model_validate(raw)
+        settings = Settings.model_validate(raw)
     except pydantic.ValidationError as error:
         raise _first_problem(error, source) from None
+
+    contradiction = _first_contradiction(settings)
+    if contradiction is not None:
+        key, message = contradiction
+        raise ConfigError(source, key, message)
+    return settings
+
+
+def _first_contradiction(settings: Settings) -> tuple[str, str] | None:
+    """
+    Settings that are each valid but cannot hold together, as (key, message).
+
+    Each would otherwise show up only at run time: a custom alert always
+    refused as `unknown_target`, a replica count nobody will ever use.
+    """
+    alerts, targets = settings.alerts, settings.targets
+    # The same rule the mapping applies to each alert (alerting/mapping.py).
+    allowed = targets.allowed_namespaces or (targets.namespace,)
+    allowed_by = ("targets.allowed_namespaces" if targets.allowed_namespaces
+                  else "targets.namespace")
+    for index, custom in enumerate(alerts.custom):
+        key = f"alerts.custom.{index}"
+        if custom.namespace is not None and custom.namespace not in allowed:
+            return (f"{key}.namespace",
+                    f"{custom.namespace!r} is outside {allowed_by} ({', '.join(allowed)}):"
+                    f" alert {custom.alertname!r} would always be refused")
+        if custom.replicas is not None and custom.action not in (None, "scale"):
+            return (f"{key}.replicas",
+                    f"{custom.replicas} is given, but alert {custom.alertname!r} asks for a"
+                    f" {custom.action}, not a scale")
+    return None
 
 
 def _origin(field: str | None, origins: Mapping[str, str]) -> str | None:

@@ -229,3 +229,43 @@ def test_a_set_but_empty_webhook_token_names_the_variable(value: str) -> None:
 
     assert "tok" == loading.webhook_token({"REMEDIATOR_WEBHOOK_TOKEN": " tok\n"})
     assert loading.webhook_token({}) is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("alerts: {custom: [{alertname: A, action: rollback, deployment: web, namespace: prod}]}\n",
+     "alerts.custom.0.namespace: 'prod' is outside targets.namespace (default)"),
+    ("targets: {allowed_namespaces: [a, b]}\n"
+     "alerts: {custom: [{alertname: A, action: restart, namespace: a},"
+     " {alertname: B, action: restart, namespace: default}]}\n",
+     "alerts.custom.1.namespace: 'default' is outside targets.allowed_namespaces (a, b)"),
+    ("alerts: {custom: [{alertname: A, action: rollback, replicas: 4}]}\n",
+     "alerts.custom.0.replicas: 4 is given, but alert 'A' asks for a rollback, not a scale"),
+])
+def test_contradictory_settings_are_refused_naming_the_key(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    """Each setting is valid alone, but together they could only fail at run time."""
+    path = write(tmp_path, text)
+
+    with pytest.raises(ConfigError) as caught:
+        loading.load_settings(path, environ={})
+
+    assert str(caught.value).startswith(f"{path}: {expected}"), str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_settings_that_agree_with_the_runtime_still_load(tmp_path: Path) -> None:
+    """What the mapping accepts loads: allowed namespaces, label-led alerts."""
+    path = write(tmp_path, (
+        "targets: {allowed_namespaces: [default, prod]}\n"
+        "alerts:\n  repeat_interval_seconds: 600\n  expiry_seconds: 601\n"
+        "  custom:\n"
+        "    - {alertname: A, action: scale, replicas: 4, namespace: prod}\n"
+        "    - {alertname: B, replicas: 3}\n"
+        "    - {alertname: C, action: rollback}\n"
+    ))
+
+    settings = loading.load_settings(path, environ={})
+
+    assert 601 == settings.alerts.expiry
+    assert ["A", "B", "C"] == [custom.alertname for custom in settings.alerts.custom]
