@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import logging
 import time
@@ -57,6 +58,8 @@ SUMMARY_SECONDS = 60.0
 
 PRUNE_SECONDS = 3600.0
 ERROR_BACKOFF_SECONDS = 1.0
+CATCH_UP_SECONDS = 5.0
+"""The longest a notification is held for the worker to catch up; then 503 if still full."""
 
 
 class Busy(Exception):
@@ -77,6 +80,9 @@ class Remediation:
                                notifier=notifier, leadership=self.leadership, clock=clock)
         self._receiving = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._pass_ended = asyncio.Event()
+        """Set when a pass ends (then replaced): what a held notification waits for."""
+
         self._stopping = False
         self._repeats = 0
         self._repeated_alerts = 0
@@ -97,6 +103,12 @@ class Remediation:
         """Load state; schedule a pass for what a previous run recorded but never evaluated."""
         self.book.load(await self.store.load_episodes())
         await self.decider.load()
+        # What start-up made (modules, settings, the loaded state) is never garbage:
+        # kept out of the collector's full passes, which then visit only what came
+        # since, so a full collection in a storm pauses the event loop for less.
+        # Garbage first, so that none is frozen with it.
+        gc.collect()
+        gc.freeze()
         self.metrics.leader.set(1 if self.leadership.leader else 0)
         self._update_gauges()
         if self.book.pending_count:
@@ -145,6 +157,8 @@ class Remediation:
                 notification.truncated_alerts, extra={"truncated": notification.truncated_alerts},
             )
 
+        await self._let_the_worker_catch_up()
+
         # Absorbed without an await, so two copies of one alert never both look new;
         # the write is not under a lock, so the store commits concurrent ones together.
         changes = self.book.absorb(notification, now=now)
@@ -173,6 +187,24 @@ class Remediation:
         self._wake.set()
         self._log_news(notification, changes)
         return changes
+
+    async def _let_the_worker_catch_up(self) -> None:
+        """
+        With half the queue waiting, hold the notification until a pass ends.
+
+        Notifications are written together and no longer wait for one another,
+        so a burst of large ones can outrun the worker; Alertmanager waits for
+        the reply, so holding it (bounded) slows the burst down to what is
+        evaluated, where answering 503 at once would make it send again.
+        """
+        if not self.leadership.leader:
+            return  # nothing here evaluates: the queue check answers
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CATCH_UP_SECONDS
+        while (self.book.pending_count >= self.settings.server.queue_size // 2
+               and not self._stopping and loop.time() < deadline):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._pass_ended.wait(), deadline - loop.time())
 
     # --- the worker --------------------------------------------------------
 
@@ -205,6 +237,8 @@ class Remediation:
                 self._wake.set()
             finally:
                 self._evaluating = False
+                ended, self._pass_ended = self._pass_ended, asyncio.Event()
+                ended.set()
 
     async def evaluate(self) -> None:
         """

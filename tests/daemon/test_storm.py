@@ -122,3 +122,35 @@ async def test_many_episodes_of_the_same_alerts_are_planned_as_one_of_each(
     assert [len(d.episodes) for d in by_many] == [600, 300, 800, 100, 100, 50]
     assert set(by_many[4].episodes) == {key_of(alert(name, pod=f"pod-{n}"))
                                         for n in range(400, 450) for name in (P95, ERRORS)}
+
+
+async def test_a_burst_past_half_the_queue_waits_for_the_worker_instead_of_a_503(
+        make_daemon: MakeDaemon) -> None:
+    """
+    While the worker is busy, notifications beyond half the queue are held, not
+    refused: once the pass ends they are taken, and every one is answered 200.
+    """
+    daemon = await make_daemon(**{"server.queue_size": 4})
+    remediation = daemon.services.remediation
+    evaluate, gate = remediation.evaluate, asyncio.Event()
+
+    async def held_pass() -> None:
+        await gate.wait()
+        await evaluate()
+
+    remediation.evaluate = held_pass  # type: ignore[method-assign]
+    first = await daemon.post(notification(*(alert(P95, pod=f"a-{n}") for n in range(3))))
+    later = [asyncio.ensure_future(daemon.post(notification(
+        *(alert(P95, pod=f"{name}-{n}") for n in range(3))))) for name in "bcd"]
+    deadline = time.monotonic() + WAIT_SECONDS
+    while daemon.sample("remediator_alerts_total", status="firing") < 12:
+        assert time.monotonic() < deadline, "the later notifications never arrived"
+        await asyncio.sleep(0.01)
+    held = [task.done() for task in later]
+    gate.set()
+    replies = [await task for task in later]
+    await daemon.settle()
+
+    assert first[0] == 200 and held == [False] * 3
+    assert [status for status, _ in replies] == [200] * 3
+    assert len(remediation.book.firing(now=daemon.clock())) == 12
