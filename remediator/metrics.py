@@ -109,6 +109,12 @@ class SelfMetrics:
             "Notifications to Slack or a webhook that failed after their retries.",
             ["sink"], registry=registry,
         )
+        self.unmapped_alerts = Counter(
+            "remediator_unmapped_alerts",
+            "Alerts of accepted notifications whose alertname maps to nothing (neither"
+            " built in nor in alerts.custom); unlabelled, as alertnames are untrusted.",
+            registry=registry,
+        )
         self.state_errors = Counter(
             "remediator_state_errors",
             "Failures to read or write the state store (the webhook then answers 503).",

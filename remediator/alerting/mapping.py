@@ -62,6 +62,12 @@ class Rejected:
     reason: str
 
 
+def known_alertnames(settings: Settings) -> frozenset[str]:
+    """Every alertname `map_alert` maps to something; it ignores the others."""
+    custom = (c.alertname for c in settings.alerts.custom)
+    return frozenset({*BUILT_IN, METRICS_MISSING, RESULTS_STALE, *custom})
+
+
 def map_alert(labels: Mapping[str, str], settings: Settings) -> Mapped | Rejected | None:
     """The condition or action one alert asks for; None for alerts we do not know."""
     alertname = labels.get("alertname", "")

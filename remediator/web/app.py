@@ -25,6 +25,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.aiohttp import make_aiohttp_handler
 
+from remediator.alerting import mapping
 from remediator.config.settings import Settings
 from remediator.execution import runner
 from remediator.execution.base import Executor
@@ -38,6 +39,7 @@ from remediator.state.backends import make_store
 from remediator.state.base import Store
 from remediator.web import api, auth, receiving
 from remediator.web.services import SERVICES, Services, services
+from remediator.web.unmapped import UnmappedAlerts
 
 logger = logging.getLogger("remediator.server")
 
@@ -89,6 +91,7 @@ def create_app(
         settings=settings, store=store, executor=executor, registry=registry,
         metrics=metrics, remediation=remediation, watcher=watcher, auth=authenticator,
         leadership=leadership, notifier=notifier, clock=clock,
+        unmapped=UnmappedAlerts(mapping.known_alertnames(settings), metrics.unmapped_alerts),
     )
     app.cleanup_ctx.append(_lifecycle(elector))
     _routes(app, registry)

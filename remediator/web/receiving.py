@@ -65,6 +65,7 @@ async def alertmanager(request: web.Request) -> web.Response:
         logger.error("notification not recorded: %s; Alertmanager will retry", error)
         return web.json_response({"error": "state store unavailable"}, status=503,
                                  headers={"Retry-After": RETRY_AFTER_SECONDS})
+    daemon.unmapped.note(notification.alerts)
     return web.json_response({
         "status": "accepted",
         "alerts": len(notification.alerts),

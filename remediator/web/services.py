@@ -17,6 +17,7 @@ from remediator.remediation.pipeline import Remediation
 from remediator.results_watch import ResultsWatcher
 from remediator.state.base import Store
 from remediator.web.auth import Authenticator
+from remediator.web.unmapped import UnmappedAlerts
 
 
 @dataclasses.dataclass
@@ -32,6 +33,7 @@ class Services:
     leadership: Leadership
     notifier: Notifier
     clock: Callable[[], float]
+    unmapped: UnmappedAlerts
     started: bool = False
     """True once the store is open and the worker runs; /readyz needs it."""
 

@@ -20,7 +20,7 @@ SELF_METRICS = (
     "remediator_breaker_open", "remediator_queue_depth", "remediator_truncated_alerts_total",
     "remediator_results_read_failures_total", "remediator_last_decision_timestamp_seconds",
     "remediator_leader", "remediator_episodes_firing", "remediator_state_errors_total",
-    "remediator_results_missing_figures_total",
+    "remediator_results_missing_figures_total", "remediator_unmapped_alerts_total",
 )
 
 
