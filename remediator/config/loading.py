@@ -36,6 +36,21 @@ ENVIRONMENT: dict[str, str] = {
 TOKEN_VARIABLE = "REMEDIATOR_WEBHOOK_TOKEN"  # noqa: S105 - a variable name, not a secret
 """The webhook and API token, for `serve` and the control commands."""
 
+# The flags of `watch` and `serve` that set a settings key, to name them in errors.
+FLAGS: dict[str, str] = {
+    "results.path": "--results",
+    "results.format": "--format",
+    "execution.auto_execute": "--auto-execute",
+    "execution.dry_run": "--dry-run",
+    "state.dir": "--state-dir",
+    "server.listen": "--listen",
+    "server.allow_insecure": "--allow-insecure",
+    "kubernetes.kubeconfig": "--kubeconfig",
+    "kubernetes.context": "--context",
+}
+
+_EMPTY_IS_UNSET = {"RESULTS_PATH"}
+
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
@@ -83,6 +98,9 @@ def load_settings(
     env = os.environ if environ is None else environ
     webhook_token(env)
     for variable, dotted in ENVIRONMENT.items():
+        # `RESULTS_PATH=` in a unit file or CronJob means "not set", not the cwd.
+        if variable in _EMPTY_IS_UNSET and not env.get(variable, "").strip():
+            continue
         if variable in env:
             _set_dotted(raw, dotted, _env_value(variable, dotted, env[variable]))
             origins[dotted] = f"environment {variable}"
@@ -97,7 +115,10 @@ def load_settings(
         origin = _origin(error.field, origins)
         if origin is None:
             raise
-        raise ConfigError(origin, error.field, error.message) from None
+        # On the command line the user typed a flag, not a settings key.
+        field = FLAGS.get(error.field or "", error.field) if origin == "command line" \
+            else error.field
+        raise ConfigError(origin, field, error.message) from None
 
 
 def webhook_token(environ: Mapping[str, str]) -> str | None:

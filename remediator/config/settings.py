@@ -383,8 +383,10 @@ class Server(_Model):
     @classmethod
     def _host_port(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        if not sep or not host or not port.isascii() or not port.isdigit():
             raise ValueError(f"{value!r} must be HOST:PORT")
+        if not 1 <= int(port) <= 65535:
+            raise ValueError(f"{value!r}: the port must be 1-65535, got {port}")
         return value
 
 
@@ -475,6 +477,14 @@ class Results(_Model):
     """None: detected from the content."""
 
     poll_seconds: Seconds = 5.0
+
+    @field_validator("path")
+    @classmethod
+    def _a_path(cls, value: str) -> str:
+        # An empty path would read the current directory.
+        if not value.strip():
+            raise ValueError("must name a results file, got an empty path")
+        return value
 
 
 class Rules(_Model):

@@ -186,13 +186,30 @@ def test_bad_environment_value_names_the_variable_not_a_file(tmp_path: Path) -> 
         " than or equal to 3, got 7")
 
 
-def test_bad_flag_value_names_the_command_line() -> None:
-    """A bad --listen is reported as coming from the command line."""
+def test_bad_flag_value_names_the_command_line_flag() -> None:
+    """A bad --listen is reported as the flag the user typed, with what is wrong with it."""
     with pytest.raises(ConfigError) as caught:
         loading.load_settings(None, environ={}, overrides={"server.listen": "127.0.0.1:99999"})
+    with pytest.raises(ConfigError) as unsplit:
+        loading.load_settings(None, environ={}, overrides={"server.listen": "localhost"})
+    with pytest.raises(ConfigError) as format_:
+        loading.load_settings(None, environ={}, overrides={"results.format": "NATIVE"})
 
     assert str(caught.value) == (
-        "command line: server.listen: '127.0.0.1:99999' must be HOST:PORT")
+        "command line: --listen: '127.0.0.1:99999': the port must be 1-65535, got 99999")
+    assert str(unsplit.value) == "command line: --listen: 'localhost' must be HOST:PORT"
+    assert str(format_.value).startswith("command line: --format: Input should be 'native'")
+
+
+def test_an_empty_results_path_is_unset_or_named() -> None:
+    """RESULTS_PATH= means the default; an empty --results is refused naming the flag."""
+    settings = loading.load_settings(None, environ={"RESULTS_PATH": ""})
+    with pytest.raises(ConfigError) as caught:
+        loading.load_settings(None, environ={}, overrides={"results.path": ""})
+
+    assert "bench/bench_results.json" == settings.results.path
+    assert str(caught.value) == (
+        "command line: --results: must name a results file, got an empty path")
 
 
 def test_results_format_is_checked_when_loading(tmp_path: Path) -> None:

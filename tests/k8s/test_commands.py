@@ -17,7 +17,7 @@ import aiohttp
 from tests.daemon import payloads
 from tests.fakekube.harness import FakeKube
 from tests.k8s.helpers import NS, image, kubeconfig_with_a_dead_default, restarted_at
-from tests.k8s.processes import Server, remediator
+from tests.k8s.processes import Server, free_port, remediator
 
 # error rate 8%: CRITICAL, so both Deployments are rolled back; the scale is WARNING only.
 ERRORS = {"latency_stats": {"p95_ms": 80.0, "p99_ms": 100.0}, "error_rate": 0.08,
@@ -227,7 +227,7 @@ async def test_an_empty_token_is_refused_by_serve_and_the_control_commands(
     empty = tmp_path / "empty-token"
     empty.write_text("\n")
 
-    served = await remediator("serve", "--listen", "127.0.0.1:0", cwd=tmp_path,
+    served = await remediator("serve", "--listen", f"127.0.0.1:{free_port()}", cwd=tmp_path,
                               env={"REMEDIATOR_WEBHOOK_TOKEN": ""}, timeout_seconds=60)
     listed = await remediator("decisions", "--url", "http://127.0.0.1:9", cwd=tmp_path,
                               env={"REMEDIATOR_WEBHOOK_TOKEN": " "})
