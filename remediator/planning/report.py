@@ -65,7 +65,9 @@ def text(
     lines = [RULE, "AUTO-REMEDIATION WATCHER REPORT", RULE]
     lines.append(f"Timestamp: {now:%Y-%m-%d %H:%M:%S}")
     lines.append(f"Results File: {result.source}")
-    run = f" (run {result.run_index + 1} of {result.run_count})" if result.run_count > 1 else ""
+    # Numbered as --run and the JSON's run.index count: from 0.
+    last = result.run_count - 1
+    run = f" (--run {result.run_index} of runs 0..{last})" if result.run_count > 1 else ""
     lines.append(f"Format: {result.format}{run}, finished {result.time:%Y-%m-%d %H:%M:%S %Z}")
 
     lines += ["", f"{marks['metrics']}Current Metrics:"]

@@ -351,7 +351,7 @@ def test_run_picks_a_run_of_a_multi_run_file(tmp_path: Path) -> None:
     assert 0 == first.returncode, first.stderr
     assert {"index": 0, "count": 3} == json.loads(first.stdout)["run"]
     assert json.loads(first.stdout)["metrics"] != last["metrics"]
-    assert "Format: vllm (run 1 of 3)" in text.stdout
+    assert "Format: vllm (--run 0 of runs 0..2)" in text.stdout
 
 
 @pytest.mark.parametrize(("run", "expected"), [
