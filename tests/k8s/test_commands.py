@@ -240,3 +240,38 @@ async def test_an_empty_token_is_refused_by_serve_and_the_control_commands(
             "REMEDIATOR_WEBHOOK_TOKEN: is set but empty: give the token, or unset the variable")
     assert from_file.returncode == 2, from_file.stderr
     assert f"{empty}: the token file is empty" in from_file.stderr
+
+
+async def test_the_daemon_with_a_broken_kubeconfig_records_one_line_reasons(
+    tmp_path: Path,
+) -> None:
+    """serve --kubeconfig naming half-edited YAML: the failed decision names the file, no trace."""
+    kubeconfig = tmp_path / "bad.yaml"
+    kubeconfig.write_text("apiVersion: v1\nclusters: [\n  - name: x\n    cluster: {server:\n")
+    (tmp_path / "token").write_text(TOKEN)
+    server = Server(tmp_path, "remediator", {
+        "execution": {"auto_execute": True},
+        "state": {"dir": str(tmp_path / "state")},
+        "server": {"webhook_token_file": str(tmp_path / "token")},
+        "results": {"path": str(tmp_path / "no-results.json")},
+    }, args=["--kubeconfig", str(kubeconfig)], env={"HOME": str(tmp_path)})
+    await server.start()
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            await ready(server, session)
+            critical = payloads.notification(payloads.alert("LLMLatencyP95Critical"))
+            async with session.post(
+                f"{server.url}/webhook/alertmanager", data=payloads.body(critical),
+                headers={"Authorization": f"Bearer {TOKEN}",
+                         "Content-Type": "application/json"},
+            ) as response:
+                assert response.status == 200, await response.text()
+            decided = await settled(server, session)
+    finally:
+        await server.stop()
+
+    assert [(a["type"], a["outcome"]) for a in decided] == [("scale", "failed")], server.tail()
+    reason = str(decided[0]["reason"])
+    assert f"kubeconfig {kubeconfig}: not valid YAML" in reason
+    assert "\n" not in reason
+    assert "Traceback" not in server.log.read_text()
