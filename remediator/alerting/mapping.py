@@ -24,6 +24,7 @@ BUILT_IN: dict[str, Condition] = {
     "LLMLatencyP95Warning": Condition(Metric.P95, Level.WARNING),
     "LLMLatencyP95Critical": Condition(Metric.P95, Level.CRITICAL),
     "LLMLatencyP95Emergency": Condition(Metric.P95, Level.EMERGENCY),
+    "LLMLatencyP99Warning": Condition(Metric.P99, Level.WARNING),
     "LLMLatencyP99Critical": Condition(Metric.P99, Level.CRITICAL),
     "LLMErrorRateWarning": Condition(Metric.ERROR_RATE, Level.WARNING),
     "LLMErrorRateCritical": Condition(Metric.ERROR_RATE, Level.CRITICAL),

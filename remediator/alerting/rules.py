@@ -56,6 +56,7 @@ SELECTOR: dict[Metric, str] = {
 P95_WARNING = "LLMLatencyP95Warning"
 P95_CRITICAL = "LLMLatencyP95Critical"
 P95_EMERGENCY = "LLMLatencyP95Emergency"
+P99_WARNING = "LLMLatencyP99Warning"
 P99_CRITICAL = "LLMLatencyP99Critical"
 ERROR_WARNING = "LLMErrorRateWarning"
 ERROR_CRITICAL = "LLMErrorRateCritical"
@@ -75,6 +76,10 @@ BENCH_ALERTS: tuple[str, ...] = (
     ERROR_WARNING, ERROR_CRITICAL, THROUGHPUT_WARNING, THROUGHPUT_CRITICAL,
     STALE, MISSING,
 )
+
+# Raised only when their threshold is set (none of the defaults sets it); the
+# daemon maps them too.
+OPTIONAL_BENCH_ALERTS: tuple[str, ...] = (P99_WARNING,)
 
 REMEDIATOR_DOWN = "RemediatorDown"
 BREAKER_OPEN = "RemediatorBreakerOpen"
@@ -132,6 +137,7 @@ def thresholds(settings: Settings) -> list[Threshold]:
         (P95_WARNING, Metric.P95, Level.WARNING, t.p95_ms.warning),
         (P95_CRITICAL, Metric.P95, Level.CRITICAL, t.p95_ms.critical),
         (P95_EMERGENCY, Metric.P95, Level.EMERGENCY, t.p95_ms.emergency),
+        (P99_WARNING, Metric.P99, Level.WARNING, t.p99_ms.warning),
         (P99_CRITICAL, Metric.P99, Level.CRITICAL, t.p99_ms.critical),
         (ERROR_WARNING, Metric.ERROR_RATE, Level.WARNING, t.error_rate.warning),
         (ERROR_CRITICAL, Metric.ERROR_RATE, Level.CRITICAL, t.error_rate.critical),

@@ -21,7 +21,7 @@ from remediator.config import loading
 from remediator.config.settings import Settings
 from remediator.exporting import BenchGauges
 from remediator.planning import planner
-from remediator.planning.conditions import FIELD, Metric, level_of
+from remediator.planning.conditions import FIELD, Condition, Level, Metric, level_of
 from tests.alerting.tools import REPO, run
 
 RULES = REPO / "prometheus" / "rules.yml"
@@ -401,9 +401,11 @@ class TestContract:
     def test_the_daemon_maps_every_alert_routed_to_it(self) -> None:
         """The alerts the rules raise for the daemon are exactly the ones it maps."""
         known = {*mapping.BUILT_IN, mapping.METRICS_MISSING, mapping.RESULTS_STALE}
+        everything = _settings(thresholds={"p99_ms": {"warning": 150}})
 
-        assert set(rules.BENCH_ALERTS) == known
-        assert {rule.alert for rule in rules.bench_rules(Settings())} == known
+        assert {*rules.BENCH_ALERTS, *rules.OPTIONAL_BENCH_ALERTS} == known
+        assert {rule.alert for rule in rules.bench_rules(everything)} == known
+        assert {rule.alert for rule in rules.bench_rules(Settings())} == set(rules.BENCH_ALERTS)
 
     def test_one_missing_alert_asks_the_daemon_for_one_investigation(self) -> None:
         """LLMBenchMetricsMissing, however many gauges it counts, is one investigate action."""
@@ -426,6 +428,42 @@ class TestContract:
             labels = {"alertname": rule.alert, **rule.labels}
             assert mapping.map_alert(labels, Settings()) is None, rule.alert
             assert rule.labels["remediation"] == "none", rule.alert
+
+
+class TestP99Warning:
+    """A configured `thresholds.p99_ms.warning` raises an alert, as the report shows it."""
+
+    def test_it_fires_between_warning_and_critical_and_the_daemon_maps_it(
+            self, tmp_path: Path) -> None:
+        settings = _settings(thresholds={"p99_ms": {"warning": 150}})
+        path = tmp_path / "rules.yml"
+        path.write_text(rules.render(rules.rule_file(settings)), encoding="utf-8")
+        firing = 'count(ALERTS{alertname="%s", alertstate="firing"})'
+        cases = [{
+            "interval": "1m",
+            "input_series": _exported_series(Metric.P99, p99),
+            "promql_expr_test": [
+                {"expr": firing % rules.P99_WARNING, "eval_time": "5m",
+                 "exp_samples": [{"labels": "{}", "value": 1}] if warned else []},
+                {"expr": firing % rules.P99_CRITICAL, "eval_time": "5m", "exp_samples": []},
+            ],
+        } for p99, warned in ((170.0, True), (150.0, False))]
+        scenario = {"rule_files": [str(path)], "evaluation_interval": "1m", "tests": cases}
+        (tmp_path / "test.yml").write_text(yaml.safe_dump(scenario), encoding="utf-8")
+
+        checked = run("promtool", "check", "rules", "--lint=all", "--lint-fatal", str(path))
+        tested = run("promtool", "test", "rules", "test.yml", cwd=tmp_path)
+        mapped = mapping.map_alert({"alertname": rules.P99_WARNING}, settings)
+
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert tested.returncode == 0, tested.stdout + tested.stderr
+        assert isinstance(mapped, mapping.Mapped)
+        assert mapped.condition == Condition(Metric.P99, Level.WARNING)
+        assert (rules.P99_CRITICAL, rules.P99_WARNING) in rules.inhibitions(settings)
+
+    def test_the_default_config_has_none(self) -> None:
+        """No p99 warning by default: the committed rules stay as they are."""
+        assert rules.P99_WARNING not in {rule.alert for rule in rules.bench_rules(Settings())}
 
 
 class TestKeepFiringFor:
