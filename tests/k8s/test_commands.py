@@ -210,9 +210,10 @@ async def test_watch_auto_execute_without_any_kubeconfig_names_the_file_and_the_
     done = await remediator("watch", "--results", results(tmp_path), "--auto-execute",
                             cwd=tmp_path, env=env)
 
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 3, done.stderr
     failed = [line for line in done.stdout.splitlines() if ": failed - " in line]
     assert len(failed) == 2, done.stdout
+    assert len([line for line in done.stderr.splitlines() if " failed: " in line]) == 2
     for line in failed:
         assert f"no kubeconfig file at {tmp_path}/.kube/config" in line
         assert "set --kubeconfig or KUBECONFIG" in line
