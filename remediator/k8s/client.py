@@ -50,6 +50,9 @@ SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 FIELD_MANAGER = "remediator"
 
+MAX_KUBECONFIG_BYTES = 16 * 1024 * 1024
+"""Far above any real kubeconfig; a binary named by mistake is refused, not parsed."""
+
 
 class ClientConfigError(RemediatorError):
     """No usable cluster configuration (kubeconfig, context or service account)."""
@@ -177,8 +180,13 @@ async def _load_kubeconfig(path: str, context: str | None,
 
 def _check_kubeconfig_file(file: str) -> None:
     """Refuse a kubeconfig file that is not UTF-8 YAML holding a mapping."""
+    path = Path(file).expanduser()
     try:
-        document = yaml.safe_load(Path(file).expanduser().read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_KUBECONFIG_BYTES:
+            raise ClientConfigError(
+                f"kubernetes configuration: kubeconfig {file}: too large to be a kubeconfig"
+            )
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         problem = "not a text file (not UTF-8)"
     except yaml.YAMLError as error:

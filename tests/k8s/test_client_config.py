@@ -108,7 +108,8 @@ async def test_an_unknown_context_is_a_configuration_error(
     (b"a: [b\n  c: {", "not valid YAML: expected ',' or ']', but got ':' at line 2"),
     (b"- 1\n", "not a kubeconfig: a YAML list"),
     (b"clusters: 5\n", "is not usable"),
-])
+    (b"a: 1\n" + b"#" * (client.MAX_KUBECONFIG_BYTES + 1), "too large to be a kubeconfig"),
+], ids=["binary", "bad-yaml", "a-list", "misshapen", "huge"])
 async def test_a_broken_kubeconfig_is_one_line_naming_the_file(
     tmp_path: Path, content: bytes, problem: str
 ) -> None:
