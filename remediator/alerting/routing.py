@@ -69,8 +69,12 @@ class OperatorDelivery:
 
 def acted_on(settings: Settings) -> list[str]:
     """The alert names the daemon maps to actions: built-in, then custom."""
+    # An optional alert exists only when its threshold is set; then it must
+    # reach the daemon like its built-in siblings, not the operators.
+    configured = {threshold.alert for threshold in rules.thresholds(settings)}
+    optional = [name for name in rules.OPTIONAL_BENCH_ALERTS if name in configured]
     custom = [alert.alertname for alert in settings.alerts.custom]
-    return list(dict.fromkeys([*rules.BENCH_ALERTS, *custom]))
+    return list(dict.fromkeys([*rules.BENCH_ALERTS, *optional, *custom]))
 
 
 def alertname_regex(settings: Settings) -> str:

@@ -108,6 +108,17 @@ class TestAlertmanagerYml:
              ["namespace"]),
         ]
 
+    def test_a_configured_p99_warning_reaches_the_remediator(self, tmp_path: Path) -> None:
+        """The optional alert is routed to us once its threshold exists, never before."""
+        config = tmp_path / "alertmanager.yml"
+        config.write_text(routing.alertmanager_config(Settings()), encoding="utf-8")
+        assert _receiver(config, "alertname=LLMLatencyP99Warning") == "operators"
+
+        settings = _settings(thresholds={"p99_ms": {"warning": 150, "critical": 200}})
+        config.write_text(routing.alertmanager_config(settings), encoding="utf-8")
+
+        assert _receiver(config, "alertname=LLMLatencyP99Warning") == "remediator"
+
     def test_custom_alerts_are_routed_whatever_their_names(self, tmp_path: Path) -> None:
         """Configured custom alerts reach the remediator, special characters and all."""
         settings = _settings(alerts={"custom": [
