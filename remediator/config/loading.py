@@ -157,10 +157,17 @@ def _first_contradiction(settings: Settings) -> tuple[str, str] | None:
     """
     Settings that are each valid but cannot hold together, as (key, message).
 
-    Each would otherwise show up only at run time: a custom alert always
-    refused as `unknown_target`, a replica count nobody will ever use.
+    Each would otherwise show up only at run time: alerts dropped from the
+    firing set between two re-sends, a custom alert always refused as
+    `unknown_target`, a replica count nobody will ever use.
     """
     alerts, targets = settings.alerts, settings.targets
+    repeat = alerts.repeat_interval_seconds
+    if alerts.expiry_seconds is not None and alerts.expiry_seconds <= repeat:
+        return ("alerts.expiry_seconds",
+                f"{alerts.expiry_seconds:g} must be longer than alerts.repeat_interval_seconds"
+                f" ({repeat:g}), the interval between re-sends it is meant to outlast")
+
     # The same rule the mapping applies to each alert (alerting/mapping.py).
     allowed = targets.allowed_namespaces or (targets.namespace,)
     allowed_by = ("targets.allowed_namespaces" if targets.allowed_namespaces

@@ -249,6 +249,10 @@ def test_a_set_but_empty_webhook_token_names_the_variable(value: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
+    ("alerts: {repeat_interval_seconds: 3600, expiry_seconds: 1800}\n",
+     "alerts.expiry_seconds: 1800 must be longer than alerts.repeat_interval_seconds (3600)"),
+    ("alerts: {repeat_interval_seconds: 600, expiry_seconds: 600}\n",
+     "alerts.expiry_seconds: 600 must be longer"),
     ("alerts: {custom: [{alertname: A, action: rollback, deployment: web, namespace: prod}]}\n",
      "alerts.custom.0.namespace: 'prod' is outside targets.namespace (default)"),
     ("targets: {allowed_namespaces: [a, b]}\n"

@@ -194,7 +194,8 @@ async def test_expiry_is_a_setting(make_daemon: MakeDaemon) -> None:
     """alerts.expiry_seconds 600: ten minutes without a re-send and the alert is gone."""
     executor = RecordingExecutor()
     daemon = await make_daemon(executor=executor, **EXECUTING, **{
-        "execution.min_priority": 2, "alerts.expiry_seconds": 600})
+        "execution.min_priority": 2, "alerts.repeat_interval_seconds": 300,
+        "alerts.expiry_seconds": 600})
 
     await daemon.post(notification(alert("LLMLatencyP95Critical")))
     await daemon.settle()
