@@ -18,12 +18,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from remediator.config.loading import TOKEN_VARIABLE, webhook_token
 from remediator.config.settings import Settings
 from remediator.errors import ConfigError
 
 logger = logging.getLogger("remediator.server")
-
-TOKEN_VARIABLE = "REMEDIATOR_WEBHOOK_TOKEN"  # noqa: S105 - a variable name, not a secret
 
 
 class Authenticator:
@@ -73,7 +72,7 @@ class Authenticator:
 def from_settings(settings: Settings, environ: Mapping[str, str]) -> Authenticator:
     """Read the token and basic-auth password; ConfigError names the file that fails."""
     server = settings.server
-    token = environ.get(TOKEN_VARIABLE, "").strip() or None
+    token = webhook_token(environ)
     if token is None and server.webhook_token_file:
         token = _secret(server.webhook_token_file, "server.webhook_token_file")
     basic = None

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from remediator.config.settings import Settings
+from remediator.errors import ConfigError
+from remediator.web import auth
 from tests.daemon.conftest import Daemon, MakeDaemon
 from tests.daemon.payloads import alert, body, notification
 
@@ -112,3 +115,10 @@ async def _raw_post(daemon: Daemon, authorization: bytes, data: bytes) -> int:
     writer.close()
     await writer.wait_closed()
     return int(status_line.split()[1])
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_a_set_but_empty_token_variable_is_refused_where_the_app_reads_it(value: str) -> None:
+    """An app built without load_settings still never turns an empty token into no auth."""
+    with pytest.raises(ConfigError, match="REMEDIATOR_WEBHOOK_TOKEN"):
+        auth.from_settings(Settings(), {"REMEDIATOR_WEBHOOK_TOKEN": value})
