@@ -17,7 +17,7 @@ from remediator.state.base import OUTCOMES
 SKIP_REASONS: tuple[str, ...] = (
     "duplicate", "cooldown", "rate_limit", "breaker_open", "dry_run", "observe",
     "below_priority", "paused", "would_lower_replicas", "unknown_target", "invalid_target",
-    "invalid_action", "executor",
+    "invalid_action", "not_leader", "executor",
 )
 """Every value of the `reason` label of `remediator_skips_total` (`executor`: another
 skip an executor reported)."""

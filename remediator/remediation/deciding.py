@@ -278,6 +278,7 @@ class Decider:
         """
         decision.outcome = "skipped"
         decision.reason = NOT_LEADER
+        decision.skip = "not_leader"
         decision.counted = False
         decision.covering = False
         await self.store.update_decision(decision)

@@ -15,9 +15,11 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from remediator.execution.base import ExecutionReport
 from remediator.leadership import Leadership
+from remediator.metrics import SelfMetrics
 from remediator.planning.actions import Action
 from remediator.remediation.deciding import NOT_LEADER, Decider, LeadershipLost
 from remediator.state.base import DecisionRecord
@@ -124,8 +126,9 @@ async def test_leadership_lost_after_recording_hands_the_action_to_the_next_lead
     settings = make_settings(**EXECUTING)
     clock = FakeClock()
     executor, successor_executor = RecordingExecutor(), RecordingExecutor()
+    registry = CollectorRegistry()
     decider = Decider(settings, store=store, executor=executor, leadership=leadership,
-                      clock=clock)
+                      metrics=SelfMetrics(registry), clock=clock)
     await decider.load()
 
     with pytest.raises(LeadershipLost):
@@ -139,5 +142,7 @@ async def test_leadership_lost_after_recording_hands_the_action_to_the_next_lead
     assert executor.actions == []
     assert (handed_back.outcome, handed_back.reason) == ("skipped", NOT_LEADER)
     assert not handed_back.counted
+    assert registry.get_sample_value(
+        "remediator_skips_total", {"reason": "not_leader"}) == 1
     assert decided is not None and decided.outcome == "executed"
     assert [a.replicas for a in successor_executor.actions] == [5]
