@@ -14,6 +14,12 @@ until it is committed: a later notification sees it, so two copies of one
 alert never both look new, and it waits for the earlier write before it is
 answered, since its 2xx too says the episode is durable.
 
+An episode that has left the firing set (resolved, or not re-sent within
+the expiry) and has been evaluated is kept only as its key and a time or
+two, which is all the dedup needs until its retention ends: a resolved one
+stays resolved, a lapsed one that comes again is revived from the alert. The
+store keeps the full record; the decisions name episodes by key.
+
 The book also keeps the firing set as an index, in the order episodes were
 last re-sent, each with what its alert maps to (`mapper`), grouped by cause:
 an evaluation pass then reads the few causes instead of mapping and grouping
@@ -100,6 +106,15 @@ class EpisodeBook:
         self._firing: dict[str, EpisodeRecord] = {}
         """Firing episodes, least recently re-sent first: the expired ones are at the front."""
 
+        self._resolved: dict[str, float] = {}
+        """Resolved and evaluated: key to when it resolved (for retention)."""
+
+        self._lapsed: dict[str, tuple[float, float]] = {}
+        """Expired from the firing set and evaluated: key to (first_seen, last_seen)."""
+
+        self._horizon = float("-inf")
+        """The expiry's horizon at the last look: a firing record older than it has lapsed."""
+
         self._causes: dict[str, Cause] = {}
         self._cause_of: dict[str, str] = {}
         self._rejected: dict[str, Rejected] = {}
@@ -129,6 +144,10 @@ class EpisodeBook:
                         changes.after.append(earlier)
                 else:
                     known = self.episodes.get(key)
+                    if known is None and key in self._resolved:
+                        continue  # resolved stays resolved, as below
+                    if known is None and key in self._lapsed:
+                        known = self._revivable(alert, key)
             updated = self._absorb_alert(alert, known, now, changes)
             if updated is not None:
                 seen[key] = updated
@@ -157,12 +176,20 @@ class EpisodeBook:
     def _put(self, episode: EpisodeRecord) -> None:
         key = episode.key
         self.episodes[key] = episode
+        self._lapsed.pop(key, None)
         if episode.handled:
             self._unhandled.pop(key, None)
         else:
             self._unhandled[key] = None
         if episode.status != "firing":
             self._unfire(key)
+            if episode.handled:
+                self._settle(episode)
+            return
+        if episode.last_seen < self._horizon:
+            self._unfire(key)  # lapsed already (loaded, or evaluated after it expired)
+            if episode.handled:
+                self._settle(episode)
             return
         current = self._firing.get(key)
         if current is not None and current.last_seen == episode.last_seen:
@@ -197,6 +224,23 @@ class EpisodeBook:
         entry.episodes[key] = episode
         self._cause_of[key] = mapped.cause
 
+    def _settle(self, episode: EpisodeRecord) -> None:
+        """Out of the firing set and evaluated: keep only what the dedup needs."""
+        key = episode.key
+        del self.episodes[key]
+        if episode.status == "resolved":
+            self._resolved[key] = episode.resolved_at or episode.last_seen
+        else:
+            self._lapsed[key] = (episode.first_seen, episode.last_seen)
+
+    def _revivable(self, alert: Alert, key: str) -> EpisodeRecord:
+        """A lapsed episode's record again, from the alert that came back."""
+        first_seen, last_seen = self._lapsed[key]
+        episode = self._new_record(alert, now=first_seen)
+        episode.status, episode.last_seen, episode.handled = "firing", last_seen, True
+        episode.key = key
+        return episode
+
     def _unfire(self, key: str) -> None:
         """The episode left the firing set (resolved, expired or forgotten)."""
         self._firing.pop(key, None)
@@ -218,15 +262,7 @@ class EpisodeBook:
     def _absorb_alert(self, alert: Alert, known: EpisodeRecord | None, now: float,
                       changes: Absorbed) -> EpisodeRecord | None:
         if known is None:
-            episode = EpisodeRecord(
-                fingerprint=alert.fingerprint,
-                starts_at=sys.intern(alert.starts_key),
-                alertname=sys.intern(alert.alertname),
-                labels=_shared(alert.labels),
-                status=alert.status,
-                first_seen=now,
-                last_seen=now,
-            )
+            episode = self._new_record(alert, now=now)
             if alert.status == "resolved":
                 episode.ends_at = _ends(alert)
                 episode.resolved_at = now
@@ -240,7 +276,7 @@ class EpisodeBook:
             return None
 
         if alert.status == "resolved":
-            episode = dataclasses.replace(
+            episode = _replace(
                 known, status="resolved", ends_at=_ends(alert), resolved_at=now,
                 last_seen=now, handled=False,
             )
@@ -251,15 +287,27 @@ class EpisodeBook:
         # A firing re-send: keep last_seen current, but write it only now and then.
         expired = now - known.last_seen > self.expiry_seconds
         if expired:
-            episode = dataclasses.replace(known, last_seen=now, handled=False)
+            episode = _replace(known, last_seen=now, handled=False)
             changes.revived.append(episode)
             changes.writes.append(episode)
             return episode
         if now - known.last_seen > self.expiry_seconds / TOUCH_FRACTION:
-            episode = dataclasses.replace(known, last_seen=now)
+            episode = _replace(known, last_seen=now)
             changes.writes.append(episode)
             return episode
         return None
+
+    @staticmethod
+    def _new_record(alert: Alert, *, now: float) -> EpisodeRecord:
+        return EpisodeRecord(
+            fingerprint=alert.fingerprint,
+            starts_at=sys.intern(alert.starts_key),
+            alertname=sys.intern(alert.alertname),
+            labels=_shared(alert.labels),
+            status=alert.status,
+            first_seen=now,
+            last_seen=now,
+        )
 
     def firing(self, *, now: float) -> list[EpisodeRecord]:
         """The firing set: firing episodes re-sent within the expiry."""
@@ -283,12 +331,14 @@ class EpisodeBook:
 
     def expire(self, *, now: float) -> None:
         """Take out of the firing set the episodes not re-sent within the expiry."""
-        horizon = now - self.expiry_seconds
+        horizon = self._horizon = now - self.expiry_seconds
         while self._firing:
             key, oldest = next(iter(self._firing.items()))
             if oldest.last_seen >= horizon:
                 return
             self._unfire(key)
+            if oldest.handled:
+                self._settle(oldest)
 
     def pending(self) -> list[EpisodeRecord]:
         """Episodes whose latest state the worker has not evaluated yet."""
@@ -305,7 +355,7 @@ class EpisodeBook:
             current = self.episodes.get(episode.key)
             # Only the state that was evaluated: a newer change stays pending.
             if current is not None and not current.handled and current.status == episode.status:
-                current = dataclasses.replace(current, handled=True)
+                current = _replace(current, handled=True)
                 self._put(current)
                 done.append(current)
         return done
@@ -320,7 +370,18 @@ class EpisodeBook:
             del self.episodes[key]
             self._unhandled.pop(key, None)
             self._unfire(key)
-        return gone
+        resolved = [key for key, at in self._resolved.items() if at < before]
+        lapsed = [key for key, (_, seen) in self._lapsed.items() if seen < before]
+        for key in resolved:
+            del self._resolved[key]
+        for key in lapsed:
+            del self._lapsed[key]
+        return gone + resolved + lapsed
+
+    @property
+    def known_count(self) -> int:
+        """Every episode the dedup remembers: full records and settled keys."""
+        return len(self.episodes) + len(self._resolved) + len(self._lapsed)
 
 
 def _shared(labels: Mapping[str, str]) -> dict[str, str]:
@@ -337,3 +398,10 @@ def _shared(labels: Mapping[str, str]) -> dict[str, str]:
 
 def _ends(alert: Alert) -> str | None:
     return canonical_time(alert.ends_at) if alert.ends_at is not None else None
+
+
+def _replace(episode: EpisodeRecord, **changes: object) -> EpisodeRecord:
+    """A changed copy sharing the key's string: the book holds one per episode."""
+    copy = dataclasses.replace(episode, **changes)  # type: ignore[arg-type]
+    copy.key = episode.key
+    return copy

@@ -1,0 +1,116 @@
+"""
+The episode book: episodes that left the firing set are remembered by key
+only, and still deduplicate, revive and resolve as full records did, also
+after a reload from the store.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from remediator.alerting.payload import parse_notification
+from remediator.remediation.episodes import Absorbed, EpisodeBook
+from remediator.state.base import EpisodeRecord
+from remediator.state.sqlite import SqliteStore
+from tests.daemon.payloads import alert, body, notification, resolved
+
+EXPIRY = 3600.0
+T = 1714557600.0
+P95 = "LLMLatencyP95Critical"
+
+
+def send(book: EpisodeBook, *alerts: dict[str, Any], now: float,
+         stored: list[EpisodeRecord] | None = None) -> Absorbed:
+    """
+    Absorb, commit, and evaluate at once, as the daemon does with a quiet worker;
+    the records the daemon would store go to `stored`.
+    """
+    parsed = parse_notification(body(notification(*alerts)),
+                                now=datetime.fromtimestamp(now, UTC))
+    changes = book.absorb(parsed, now=now)
+    book.commit(changes)
+    handled = book.mark_handled(changes.writes)
+    book.expire(now=now)
+    if stored is not None:
+        stored.extend(handled)
+    return changes
+
+
+def test_a_resolved_episode_is_kept_as_its_key_and_stays_resolved() -> None:
+    """Once resolved and evaluated, the full record goes; a late firing copy is a repeat."""
+    book = EpisodeBook(expiry_seconds=EXPIRY)
+    firing = alert(P95, pod="a")
+    send(book, firing, now=T)
+    send(book, resolved(firing), now=T + 60)
+
+    late = send(book, firing, now=T + 61)
+
+    assert book.episodes == {}
+    assert book.known_count == 1
+    assert not late.news and late.writes == []
+
+
+def test_a_lapsed_episode_comes_back_with_its_first_seen_and_can_resolve() -> None:
+    """Expired from the firing set, then re-sent: revived as it was; then resolved."""
+    book = EpisodeBook(expiry_seconds=EXPIRY)
+    firing = alert(P95, pod="a")
+    send(book, firing, now=T)
+    book.expire(now=T + EXPIRY + 1)
+    assert book.episodes == {} and book.firing(now=T + EXPIRY + 1) == []
+
+    back = send(book, firing, now=T + EXPIRY + 2)
+    gone = send(book, resolved(firing), now=T + EXPIRY + 3)
+
+    assert [e.first_seen for e in back.revived] == [T]
+    assert [e.labels["pod"] for e in back.revived] == ["a"]
+    assert [e.first_seen for e in gone.resolved] == [T]
+    assert book.firing(now=T + EXPIRY + 3) == []
+
+
+def test_the_resolve_of_a_lapsed_episode_is_taken() -> None:
+    """A lost resolve that finally comes, after the expiry, still closes the episode."""
+    book = EpisodeBook(expiry_seconds=EXPIRY)
+    firing = alert(P95, pod="a")
+    send(book, firing, now=T)
+    book.expire(now=T + EXPIRY + 1)
+
+    late = send(book, resolved(firing), now=T + EXPIRY + 2)
+    again = send(book, firing, now=T + EXPIRY + 3)
+
+    assert [(e.status, e.first_seen) for e in late.resolved] == [("resolved", T)]
+    assert not again.news
+
+
+def test_settled_keys_are_forgotten_after_the_retention() -> None:
+    book = EpisodeBook(expiry_seconds=EXPIRY)
+    one, two = alert(P95, pod="a"), alert(P95, pod="b")
+    send(book, one, two, now=T)
+    send(book, resolved(one), now=T + 10)
+    book.expire(now=T + EXPIRY + 1)
+
+    gone = book.forget(before=T + EXPIRY + 100)
+
+    assert len(gone) == 2 and book.known_count == 0
+    assert send(book, two, now=T + EXPIRY + 200).new
+
+
+async def test_after_a_reload_settled_episodes_deduplicate_as_before(tmp_path: Path) -> None:
+    """The store keeps full records; a book loaded from it settles them again."""
+    store = SqliteStore(tmp_path)
+    await store.open()
+    book = EpisodeBook(expiry_seconds=EXPIRY)
+    gone, still = alert(P95, pod="a"), alert(P95, pod="b")
+    stored: list[EpisodeRecord] = []
+    send(book, gone, still, now=T, stored=stored)
+    send(book, resolved(gone), now=T + 10, stored=stored)
+    await store.save_episodes(stored)
+
+    reloaded = EpisodeBook(expiry_seconds=EXPIRY)
+    reloaded.load(await store.load_episodes())
+    await store.close()
+
+    assert reloaded.known_count == 2
+    assert [e.labels["pod"] for e in reloaded.firing(now=T + 20)] == ["b"]
+    assert not send(reloaded, gone, still, now=T + 20).news
