@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import logging
 import time
@@ -102,6 +103,12 @@ class Remediation:
         """Load state; schedule a pass for what a previous run recorded but never evaluated."""
         self.book.load(await self.store.load_episodes())
         await self.decider.load()
+        # What start-up made (modules, settings, the loaded state) is never garbage:
+        # kept out of the collector's full passes, which then visit only what came
+        # since, so a full collection in a storm pauses the event loop for less.
+        # Garbage first, so that none is frozen with it.
+        gc.collect()
+        gc.freeze()
         self.metrics.leader.set(1 if self.leadership.leader else 0)
         self._update_gauges()
         if self.book.pending_count:
