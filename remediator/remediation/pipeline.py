@@ -157,7 +157,8 @@ class Remediation:
                 notification.truncated_alerts, extra={"truncated": notification.truncated_alerts},
             )
 
-        await self._let_the_worker_catch_up()
+        if self.book.pending_count >= self.settings.server.queue_size // 2:
+            await self._let_the_worker_catch_up()
 
         # Absorbed without an await, so two copies of one alert never both look new;
         # the write is not under a lock, so the store commits concurrent ones together.
