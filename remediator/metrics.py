@@ -68,6 +68,12 @@ class SelfMetrics:
             registry=registry,
             buckets=(30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400),
         )
+        self.action_failures = Counter(
+            "remediator_action_failures",
+            "Actions whose execution failed, by type and target (namespace/kind/name): the"
+            " target of the actions-failing alert.",
+            ["type", "target"], registry=registry,
+        )
         self.breaker_open = Gauge(
             "remediator_breaker_open", "1 while the circuit breaker of a target is open.",
             ["target"], registry=registry,

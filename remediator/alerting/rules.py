@@ -288,12 +288,18 @@ def health_rules(settings: Settings) -> list[Rule]:
         ),
         (
             ACTIONS_FAILING, "warning", 60.0,
+            # A target's series appears with its first failure, at 1, where
+            # increase() sees nothing: the second branch counts a series that
+            # did not exist 15 minutes ago by its value.
             f"sum without({keep}) (\n"
-            '  increase(remediator_actions_total{outcome="failed"}[15m])\n'
+            "  (increase(remediator_action_failures_total[15m]) > 0)\n"
+            "  or (remediator_action_failures_total\n"
+            "      unless remediator_action_failures_total offset 15m)\n"
             ") > 0\n",
-            "{{ $labels.type }} actions are failing",
-            "{{ $value | humanize }} {{ $labels.type }} actions failed in the last "
-            "15 minutes. The decision history (remediator actions) has the reasons.",
+            "{{ $labels.type }} actions on {{ $labels.target }} are failing",
+            "{{ $value | humanize }} {{ $labels.type }} actions on {{ $labels.target }}"
+            " failed in the last 15 minutes. The decision history (remediator actions)"
+            " has the reasons.",
         ),
         (
             WEBHOOK_REJECTED, "warning", 60.0,

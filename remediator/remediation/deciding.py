@@ -354,6 +354,8 @@ class Decider:
             self._last_skip.pop(decision.action_key, None)
         if self.metrics is not None:
             self.metrics.actions.labels(decision.type, decision.outcome).inc()
+            if decision.outcome == "failed" and decision.target is not None:
+                self.metrics.action_failures.labels(decision.type, decision.target).inc()
             self.metrics.last_decision.set(decision.time)
         if decision.skip:
             self._count_skip(decision.skip)

@@ -99,6 +99,8 @@ async def test_forbidden_scale_is_tried_once_recorded_failed_and_answered_2xx(
     assert len(scale_writes(fake_kube)) == 1
     assert replicas(fake_kube) == 3
     assert daemon.sample("remediator_actions_total", type="scale", outcome="failed") == 1
+    assert daemon.sample("remediator_action_failures_total", type="scale",
+                         target=f"{NS}/deployment/llm-gateway") == 1
     assert "RemediationFailed" in [e["reason"] for e in fake_kube.cluster.list("Event", NS)]
 
 
