@@ -52,7 +52,8 @@ def test_sample_report_layout(tmp_path: Path) -> None:
     assert "  P95 Latency:     128.50 ms" in out
     assert "  Error Rate:      0.50%" in out
     assert "  Success Rate:    99.50%" in out
-    assert "  P95 Latency:     ⚠️  WARNING (threshold: 100.0ms warning, 150.0ms critical)" in out
+    assert ("  P95 Latency:     ⚠️  WARNING (threshold: 100.0ms warning, 150.0ms critical)"
+            in out)
     assert "  Error Rate:      ✅ OK (threshold: 1% warning, 5% critical)" in out
     assert "⚠️  1 Remediation Action(s) Recommended:" in out
     assert "1. [🟡 HIGH] Increase gateway replicas" in out

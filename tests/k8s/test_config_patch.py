@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from remediator.config.settings import Settings
 from remediator.execution.base import Outcome
@@ -20,7 +21,7 @@ def seed(fake: FakeKube, max_tokens: str = "2048", *, paused_backend: bool = Fal
     fake.cluster.add_configmap(NS, "llm-config", {"MAX_TOKENS": max_tokens, "MODEL": "x"})
 
 
-def config(fake: FakeKube) -> dict[str, object]:
+def config(fake: FakeKube) -> dict[str, Any]:
     configmap = fake.cluster.get("ConfigMap", NS, "llm-config")
     assert configmap is not None
     return configmap
@@ -35,7 +36,7 @@ async def test_patch_lowers_value_keeps_previous_and_restarts_both(
     report = await executor.run(patch_config("50"))
 
     configmap = config(fake_kube)
-    record = json.loads(configmap["metadata"]["annotations"][PREVIOUS])  # type: ignore[index]
+    record = json.loads(configmap["metadata"]["annotations"][PREVIOUS])
     assert report.outcome is Outcome.EXECUTED
     assert configmap["data"] == {"MAX_TOKENS": "50", "MODEL": "x"}
     assert (record["previous"], record["value"]) == ("2048", "50")
@@ -73,7 +74,7 @@ async def test_non_numeric_value_is_left_alone(
 
     assert report.outcome is Outcome.SKIPPED
     assert report.details["code"] == "not_a_number"
-    assert config(fake_kube)["data"]["MAX_TOKENS"] == "auto"  # type: ignore[index]
+    assert config(fake_kube)["data"]["MAX_TOKENS"] == "auto"
 
 
 async def test_restart_of_a_paused_deployment_is_refused(
@@ -103,7 +104,7 @@ async def test_patch_with_a_paused_restart_is_partially_applied(
     assert report.details["code"] == "partially_applied"
     assert report.reason.startswith("partially_applied: partially applied: done: lowered")
     assert "not done: deployment/llm-backend is paused" in report.reason
-    assert config(fake_kube)["data"]["MAX_TOKENS"] == "50"  # type: ignore[index]
+    assert config(fake_kube)["data"]["MAX_TOKENS"] == "50"
     assert restarted_at(fake_kube, "llm-gateway") is not None
     assert restarted_at(fake_kube, "llm-backend") is None
     assert reasons(fake_kube, "llm-backend") == ["RemediationRefused"]
@@ -141,7 +142,7 @@ async def test_a_later_run_repeats_only_the_missing_restart(
     assert report.details["code"] == "restarted"
     assert restarted_at(fake_kube, "llm-backend") is not None
     assert restarted_at(fake_kube, "llm-gateway") == gateway_restart
-    assert config(fake_kube)["data"]["MAX_TOKENS"] == "50"  # type: ignore[index]
+    assert config(fake_kube)["data"]["MAX_TOKENS"] == "50"
 
 
 async def test_a_repeat_after_a_complete_run_does_nothing(
@@ -168,7 +169,7 @@ async def test_conflicts_on_patch_and_restart_are_retried(
 
     report = await executor.run(patch_config("50"))
 
-    record = json.loads(config(fake_kube)["metadata"]["annotations"][PREVIOUS])  # type: ignore[index]
+    record = json.loads(config(fake_kube)["metadata"]["annotations"][PREVIOUS])
     assert report.outcome is Outcome.EXECUTED
     assert record["previous"] == "2048"
     assert restarted_at(fake_kube, "llm-gateway") is not None
@@ -188,7 +189,7 @@ async def test_revert_restores_the_previous_value_and_restarts(
     assert report.outcome is Outcome.EXECUTED
     assert report.details["code"] == "reverted"
     assert configmap["data"] == {"MAX_TOKENS": "2048", "MODEL": "x"}
-    assert PREVIOUS not in (configmap["metadata"].get("annotations") or {})  # type: ignore[attr-defined]
+    assert PREVIOUS not in (configmap["metadata"].get("annotations") or {})
     assert restarted_at(fake_kube, "llm-backend") != patched_restart
     assert "kubectl patch configmap llm-config" in (report.command or "")
 
@@ -219,7 +220,7 @@ async def test_revert_refuses_a_value_someone_changed_since(
 
     assert report.outcome is Outcome.REFUSED
     assert report.details["code"] == "changed_since"
-    assert config(fake_kube)["data"]["MAX_TOKENS"] == "64"  # type: ignore[index]
+    assert config(fake_kube)["data"]["MAX_TOKENS"] == "64"
 
 
 async def test_revert_with_nothing_to_revert_is_skipped(

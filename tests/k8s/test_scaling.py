@@ -73,20 +73,30 @@ async def test_scale_is_capped_at_max_replicas(
     assert any("capped at max_replicas 4" in w for w in report.details["warnings"])
 
 
+def gateway_with_hpa(fake: FakeKube, *, replicas: int, min_replicas: int,
+                     max_replicas: int) -> None:
+    """The gateway Deployment with an HPA, `gateway-hpa`, that targets it."""
+    fake.cluster.add_deployment(NS, "llm-gateway", replicas=replicas)
+    fake.cluster.add_hpa(NS, "gateway-hpa", target="llm-gateway",
+                         min_replicas=min_replicas, max_replicas=max_replicas)
+
+
+def hpa_minimum(fake: FakeKube) -> int:
+    hpa = fake.cluster.get("hpa", NS, "gateway-hpa")
+    assert hpa is not None
+    return int(hpa["spec"]["minReplicas"])
+
+
 async def test_hpa_minimum_is_raised_instead_of_fighting_the_autoscaler(
     fake_kube: FakeKube, executor: KubernetesExecutor
 ) -> None:
     """With an HPA on the Deployment, its minReplicas goes to 5 and replicas stay untouched."""
-    fake_kube.cluster.add_deployment(NS, "llm-gateway", replicas=3)
-    fake_kube.cluster.add_hpa(NS, "gateway-hpa", target="llm-gateway",
-                              min_replicas=2, max_replicas=8)
+    gateway_with_hpa(fake_kube, replicas=3, min_replicas=2, max_replicas=8)
 
     report = await executor.run(scale(5))
 
-    hpa = fake_kube.cluster.get("hpa", NS, "gateway-hpa")
-    assert hpa is not None
     assert report.outcome is Outcome.EXECUTED
-    assert hpa["spec"]["minReplicas"] == 5
+    assert hpa_minimum(fake_kube) == 5
     assert replicas(fake_kube) == 3
     assert "HorizontalPodAutoscaler gateway-hpa" in report.reason
     assert "minReplicas" in (report.command or "")
@@ -97,15 +107,11 @@ async def test_hpa_minimum_is_capped_by_its_own_maximum(
     fake_kube: FakeKube, executor: KubernetesExecutor
 ) -> None:
     """A plan for 10 replicas raises an HPA with maxReplicas 6 only to 6, and says so."""
-    fake_kube.cluster.add_deployment(NS, "llm-gateway", replicas=3)
-    fake_kube.cluster.add_hpa(NS, "gateway-hpa", target="llm-gateway",
-                              min_replicas=2, max_replicas=6)
+    gateway_with_hpa(fake_kube, replicas=3, min_replicas=2, max_replicas=6)
 
     report = await executor.run(scale(10))
 
-    hpa = fake_kube.cluster.get("hpa", NS, "gateway-hpa")
-    assert hpa is not None
-    assert hpa["spec"]["minReplicas"] == 6
+    assert hpa_minimum(fake_kube) == 6
     assert any("maxReplicas 6" in w for w in report.details["warnings"])
 
 
@@ -117,16 +123,12 @@ async def test_hpa_minimum_is_capped_by_our_max_replicas_too(
         {"targets": {"gateway": {"deployment": "llm-gateway", "max_replicas": 4}}}
     )
     executor = KubernetesExecutor(settings, api_client, retry=FAST)  # type: ignore[arg-type]
-    fake_kube.cluster.add_deployment(NS, "llm-gateway", replicas=2)
-    fake_kube.cluster.add_hpa(NS, "gateway-hpa", target="llm-gateway",
-                              min_replicas=2, max_replicas=8)
+    gateway_with_hpa(fake_kube, replicas=2, min_replicas=2, max_replicas=8)
 
     report = await executor.run(scale(10))
 
-    hpa = fake_kube.cluster.get("hpa", NS, "gateway-hpa")
-    assert hpa is not None
     assert report.outcome is Outcome.EXECUTED
-    assert hpa["spec"]["minReplicas"] == 4
+    assert hpa_minimum(fake_kube) == 4
     assert any("capped at max_replicas 4" in w for w in report.details["warnings"])
 
 
@@ -134,16 +136,12 @@ async def test_hpa_already_at_a_higher_minimum_is_left_alone(
     fake_kube: FakeKube, executor: KubernetesExecutor
 ) -> None:
     """An HPA whose minReplicas is already 6 is not lowered to the plan's 5."""
-    fake_kube.cluster.add_deployment(NS, "llm-gateway", replicas=6)
-    fake_kube.cluster.add_hpa(NS, "gateway-hpa", target="llm-gateway",
-                              min_replicas=6, max_replicas=8)
+    gateway_with_hpa(fake_kube, replicas=6, min_replicas=6, max_replicas=8)
 
     report = await executor.run(scale(5))
 
-    hpa = fake_kube.cluster.get("hpa", NS, "gateway-hpa")
-    assert hpa is not None
     assert report.outcome is Outcome.SKIPPED
-    assert hpa["spec"]["minReplicas"] == 6
+    assert hpa_minimum(fake_kube) == 6
 
 
 async def test_gitops_managed_deployment_is_scaled_with_a_warning(
