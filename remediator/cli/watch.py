@@ -103,9 +103,13 @@ def run(args: argparse.Namespace) -> int:
     actions = planner.plan(status.values(), settings)
     now = datetime.now(UTC).astimezone()
 
-    # A file someone else wrote is refused before anything is printed or run.
+    # A file someone else wrote, or a state directory a daemon holds, is
+    # refused before anything is printed or run.
     if args.generate_script and actions:
         _refuse_a_foreign_file(Path(args.generate_script))
+    deciding = settings.execution.auto_execute or settings.execution.dry_run
+    if deciding and _uses_state(args, settings) and settings.state.backend == "sqlite":
+        _refuse_a_held_state_dir(Path(settings.state.dir))
 
     # Report on stdout; side notes go to stderr when stdout carries JSON.
     notes = sys.stderr if args.output == "json" else sys.stdout
@@ -194,6 +198,22 @@ def _is_our_script(path: Path) -> bool | None:
     except OSError as error:
         raise InputError(str(path), None, f"cannot read it: {error.strerror}") from None
     return script.is_generated(head)
+
+
+def _refuse_a_held_state_dir(directory: Path) -> None:
+    """
+    Fail now, as the store would later, when another process holds `directory`.
+
+    The lock is taken and let go at once: the store takes it again for the
+    run, and a process that grabs it in between is still refused there.
+    """
+    from remediator.state.lock import DirectoryLock
+
+    if not directory.is_dir():
+        return  # a new directory: the store creates it, and nobody can hold it yet
+    lock = DirectoryLock(directory)
+    lock.acquire()
+    lock.release()
 
 
 def _execute(actions: Any, settings: Any, args: argparse.Namespace, notes: TextIO) -> int:

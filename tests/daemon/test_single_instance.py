@@ -83,7 +83,7 @@ def test_the_lock_goes_with_a_killed_daemon(tmp_path: Path) -> None:
 
 
 def test_watch_does_not_decide_beside_a_running_daemon(tmp_path: Path) -> None:
-    """`watch --state-dir` on a daemon's state exits 2 and records nothing."""
+    """`watch --state-dir` on a daemon's state exits 2 before any report, recording nothing."""
     state = tmp_path / "state"
     results = tmp_path / "bench.json"
     results.write_text(json.dumps(BAD_RESULT))
@@ -94,7 +94,8 @@ def test_watch_does_not_decide_beside_a_running_daemon(tmp_path: Path) -> None:
                    "--state-dir", str(state))
 
         assert done.returncode == 2, (done.stdout, done.stderr)
-        line = done.stderr.strip().splitlines()[-1]
+        assert done.stdout == ""
+        [line] = done.stderr.strip().splitlines()
         assert line.startswith("remediator: error: ")
         assert str(state) in line and "in use by another remediator" in line
         assert history(daemon) == []
