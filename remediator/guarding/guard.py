@@ -68,11 +68,11 @@ class Guard:
         self._passed: dict[int, DecisionRecord] = {}
         """Counted decisions by id, inside the longest window."""
 
-        self._covered: dict[str, dict[str, set[int]]] = {}
+        self._covered: dict[str, dict[str, Cover]] = {}
         """Per subject, per episode: the decisions that settle it (a failure settles none)."""
 
-        self._acted_for: dict[str, set[str]] = {}
-        """Per episode: the targets counted decisions acted on, for recovery."""
+        self._acted_on: dict[str, set[str]] = {}
+        """Per target: the episodes counted decisions on it acted for, for recovery."""
 
         self.targets: dict[str, TargetState] = {}
 
@@ -108,15 +108,15 @@ class Guard:
             about = decision.target or decision.action_key.partition(":")[2]
             covered = self._covered.setdefault(about, {})
             for key in decision.episodes:
-                by = covered.setdefault(key, set())
-                by.discard(decision.id)
+                cover = _uncover(covered.get(key), decision.id)
                 if decision.covering:
-                    by.add(decision.id)
-                elif not by:
-                    del covered[key]
+                    cover = _cover(cover, decision.id)
+                if cover is None:
+                    covered.pop(key, None)
+                else:
+                    covered[key] = cover
         if decision.counted and decision.target:
-            for key in decision.episodes:
-                self._acted_for.setdefault(key, set()).add(decision.target)
+            self._acted_on.setdefault(decision.target, set()).update(decision.episodes)
 
     def forget(self, *, now: float) -> None:
         """Drop what no check can look at any more (the store prunes its own copy)."""
@@ -128,8 +128,8 @@ class Guard:
         for covered in self._covered.values():
             for key in gone & covered.keys():
                 del covered[key]
-        for key in gone:
-            self._acted_for.pop(key, None)
+        for keys in self._acted_on.values():
+            keys -= gone
 
     def target(self, key: str) -> TargetState:
         return self.targets.setdefault(key, TargetState(target=key))
@@ -146,7 +146,7 @@ class Guard:
             return Verdict("paused", f"{target} is paused by an operator; resume it to act")
 
         covered = self._covered.get(subject(action), {})
-        if episodes and all(covered.get(key) for key in episodes):
+        if episodes and all(key in covered for key in episodes):
             return Verdict("duplicate", "these alert episodes already had their decision")
 
         # Investigating runs nothing: it is recorded whatever the autonomy settings.
@@ -308,11 +308,35 @@ class Guard:
     def recovered(self, episode: str, *, now: float) -> list[TargetState]:
         """An episode resolved: the targets acted on for it recovered (for the breaker)."""
         changed = []
-        for target in sorted(self._acted_for.get(episode, ())):
+        for target in sorted(t for t, keys in self._acted_on.items() if episode in keys):
             state = dataclasses.replace(self.target(target), recovered_at=now)
             self.targets[target] = state
             changed.append(state)
         return changed
+
+
+Cover = int | frozenset[int]
+"""The decisions that settle an episode: one id (by far the usual case), or several.
+
+A set for each of the thousands of episodes one decision names would be most of
+what the guard holds in a storm; the one id is shared with the decision."""
+
+
+def _cover(cover: Cover | None, decision: int) -> Cover:
+    if cover is None or cover == decision:
+        return decision
+    if isinstance(cover, int):
+        return frozenset((cover, decision))
+    return cover | {decision}
+
+
+def _uncover(cover: Cover | None, decision: int) -> Cover | None:
+    if cover is None or cover == decision:
+        return None
+    if isinstance(cover, int):
+        return cover
+    rest = cover - {decision}
+    return next(iter(rest)) if len(rest) == 1 else rest
 
 
 def _earlier(decision: DecisionRecord, done: str, tried: str, now: float) -> str:

@@ -23,19 +23,26 @@ store keeps the full record; the decisions name episodes by key.
 The book also keeps the firing set as an index, in the order episodes were
 last re-sent, each with what its alert maps to (`mapper`), grouped by cause:
 an evaluation pass then reads the few causes instead of mapping and grouping
-every firing episode again, which in a storm is thousands of them.
+every firing episode again, which in a storm is thousands of them. Once an
+episode is mapped, the book lets go of its labels (`labels` is None): the
+store keeps them, and nothing in a pass reads them again. In a storm of
+distinct alerts the labels, with their unique pod and instance strings, were
+half of what the book held.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import sys
 from collections.abc import Callable, Iterable, Mapping
 
 from remediator.alerting.mapping import Mapped, Rejected
 from remediator.alerting.payload import Alert, Notification, canonical_time
 from remediator.state.base import EpisodeRecord, StateError, episode_key
+
+logger = logging.getLogger("remediator.remediation")
 
 TOUCH_FRACTION = 10
 """A re-send refreshes a firing episode's stored `last_seen` at most every expiry / 10."""
@@ -116,7 +123,9 @@ class EpisodeBook:
         """The expiry's horizon at the last look: a firing record older than it has lapsed."""
 
         self._causes: dict[str, Cause] = {}
-        self._cause_of: dict[str, str] = {}
+        self._mapped: dict[str, Mapped | Rejected | None] = {}
+        """Firing episodes by key: what each one's alert maps to (None: to nothing of ours)."""
+
         self._rejected: dict[str, Rejected] = {}
         """Firing episodes whose alert asks for something we refuse."""
 
@@ -204,13 +213,21 @@ class EpisodeBook:
         if self.mapper is None:
             return
         key = episode.key
-        cause = self._cause_of.get(key)
-        if cause is not None:
-            self._causes[cause].episodes[key] = episode
+        if key in self._mapped:
+            known = self._mapped[key]
+            if isinstance(known, Mapped):
+                self._causes[known.cause].episodes[key] = episode
+            episode.labels = None
             return
-        if key in self._rejected:
+
+        if episode.labels is None:
+            # Only a record whose labels the store lost: nothing says what it asks for.
+            logger.warning("firing episode %s has no labels in the store; it is not acted on",
+                           key, extra={"episode": key})
+            self._mapped[key] = None
             return
-        mapped = self.mapper(episode.labels)
+        mapped = self._mapped[key] = self.mapper(episode.labels)
+        episode.labels = None  # the store has them; the book needs only what they map to
         if isinstance(mapped, Rejected):
             self._rejected[key] = mapped
             return
@@ -222,7 +239,6 @@ class EpisodeBook:
         elif key < entry.first:
             entry.mapped, entry.first = mapped, key
         entry.episodes[key] = episode
-        self._cause_of[key] = mapped.cause
 
     def _settle(self, episode: EpisodeRecord) -> None:
         """Out of the firing set and evaluated: keep only what the dedup needs."""
@@ -245,19 +261,19 @@ class EpisodeBook:
         """The episode left the firing set (resolved, expired or forgotten)."""
         self._firing.pop(key, None)
         self._rejected.pop(key, None)
-        cause = self._cause_of.pop(key, None)
-        if cause is None:
+        mapped = self._mapped.pop(key, None)
+        if not isinstance(mapped, Mapped):
             return
-        entry = self._causes[cause]
+        entry = self._causes[mapped.cause]
         del entry.episodes[key]
         if not entry.episodes:
-            del self._causes[cause]
+            del self._causes[mapped.cause]
         elif key == entry.first:
             # The smallest key left says what the cause asks for now.
             first = min(entry.episodes)
-            mapped = self.mapper(entry.episodes[first].labels) if self.mapper else None
-            if isinstance(mapped, Mapped):
-                entry.mapped, entry.first = mapped, first
+            now_first = self._mapped[first]
+            assert isinstance(now_first, Mapped)
+            entry.mapped, entry.first = now_first, first
 
     def _absorb_alert(self, alert: Alert, known: EpisodeRecord | None, now: float,
                       changes: Absorbed) -> EpisodeRecord | None:
@@ -285,14 +301,17 @@ class EpisodeBook:
             return episode
 
         # A firing re-send: keep last_seen current, but write it only now and then.
+        # With the alert's labels: an episode back in the firing set is mapped again,
+        # and the book no longer holds them.
         expired = now - known.last_seen > self.expiry_seconds
         if expired:
-            episode = _replace(known, last_seen=now, handled=False)
+            episode = _replace(known, last_seen=now, handled=False,
+                               labels=dict(alert.labels))
             changes.revived.append(episode)
             changes.writes.append(episode)
             return episode
         if now - known.last_seen > self.expiry_seconds / TOUCH_FRACTION:
-            episode = _replace(known, last_seen=now)
+            episode = _replace(known, last_seen=now, labels=dict(alert.labels))
             changes.writes.append(episode)
             return episode
         return None
@@ -303,7 +322,7 @@ class EpisodeBook:
             fingerprint=alert.fingerprint,
             starts_at=sys.intern(alert.starts_key),
             alertname=sys.intern(alert.alertname),
-            labels=_shared(alert.labels),
+            labels=dict(alert.labels),
             status=alert.status,
             first_seen=now,
             last_seen=now,
@@ -382,18 +401,6 @@ class EpisodeBook:
     def known_count(self) -> int:
         """Every episode the dedup remembers: full records and settled keys."""
         return len(self.episodes) + len(self._resolved) + len(self._lapsed)
-
-
-def _shared(labels: Mapping[str, str]) -> dict[str, str]:
-    """
-    The labels, their strings shared with every other episode's equal ones.
-
-    The book keeps every episode for the dedup retention, and most label
-    values (namespace, severity, alertname, job) repeat across thousands of
-    them; each parse makes new copies. Interned strings are freed with their
-    last episode, so distinct values cost nothing extra.
-    """
-    return {sys.intern(name): sys.intern(value) for name, value in labels.items()}
 
 
 def _ends(alert: Alert) -> str | None:

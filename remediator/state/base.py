@@ -53,7 +53,11 @@ class EpisodeRecord:
     """The alert's `startsAt`, normalised to UTC with microseconds (`...T10:00:00.000000+00:00`)."""
 
     alertname: str
-    labels: dict[str, str]
+    labels: dict[str, str] | None
+    """The alert's labels; None in the daemon's memory once mapped (the store keeps them).
+
+    Saving a record whose labels are None keeps the labels stored for its key."""
+
     status: AlertStatus
     first_seen: float
     """Our clock (epoch seconds) when the episode was first received."""
@@ -82,7 +86,8 @@ class EpisodeRecord:
         # value was most of the time spent storing a 10,000-alert notification.
         return {
             "fingerprint": self.fingerprint, "starts_at": self.starts_at,
-            "alertname": self.alertname, "labels": dict(self.labels), "status": self.status,
+            "alertname": self.alertname, "status": self.status,
+            "labels": None if self.labels is None else dict(self.labels),
             "first_seen": self.first_seen, "last_seen": self.last_seen,
             "ends_at": self.ends_at, "resolved_at": self.resolved_at, "handled": self.handled,
         }
@@ -217,9 +222,15 @@ class Store(Protocol):
         """
         Insert or replace these episodes by `key`, all of them atomically.
 
+        A record whose `labels` are None keeps the labels stored for its key.
+
         The daemon calls this before it answers a webhook with 2xx: when it
         returns, the notification's news is durable.
         """
+        ...
+
+    async def episode_labels(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
+        """The stored labels of these episodes, by key (a key not stored is left out)."""
         ...
 
     async def add_decision(self, decision: DecisionRecord) -> DecisionRecord:

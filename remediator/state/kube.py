@@ -159,9 +159,17 @@ class KubeStore:
 
         def change(state: _State) -> None:
             for episode in saved:
+                stored = state.episodes.get(episode.key)
+                if episode.labels is None and stored is not None:
+                    episode.labels = stored.labels
                 state.episodes[episode.key] = episode
 
         await self._update(change, "save episodes")
+
+    async def episode_labels(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
+        state, _ = await self._read()
+        found = (state.episodes.get(key) for key in keys)
+        return {e.key: dict(e.labels) for e in found if e is not None and e.labels is not None}
 
     async def add_decision(self, decision: DecisionRecord) -> DecisionRecord:
         def change(state: _State) -> int:

@@ -53,6 +53,20 @@ CREATE TABLE IF NOT EXISTS targets (
 );
 """
 
+# A record saved without labels (the daemon lets go of them once an alert is
+# mapped) keeps those already stored for its key.
+_SAVE_EPISODE = """
+INSERT INTO episodes (key, status, last_change, data) VALUES (?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET
+    status = excluded.status,
+    last_change = excluded.last_change,
+    data = CASE
+        WHEN json_type(excluded.data, '$.labels') = 'null'
+        THEN json_set(excluded.data, '$.labels', json(json_extract(episodes.data, '$.labels')))
+        ELSE excluded.data
+    END
+"""
+
 T = TypeVar("T")
 
 Write = Callable[[sqlite3.Connection], Any]
@@ -96,12 +110,18 @@ class SqliteStore:
             for e in episodes
         ]
         if rows:
-            await self._write(functools.partial(
-                _execute_many,
-                "INSERT OR REPLACE INTO episodes (key, status, last_change, data)"
-                " VALUES (?, ?, ?, ?)",
-                rows,
-            ))
+            await self._write(functools.partial(_execute_many, _SAVE_EPISODE, rows))
+
+    async def episode_labels(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
+        # The keys go in as one JSON array: no statement built from them, no limit
+        # on how many.
+        rows = await self._call(
+            self._select,
+            "SELECT key, json_extract(data, '$.labels') FROM episodes"
+            " WHERE key IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(keys)),),
+        )
+        return {key: json.loads(labels) for key, labels in rows if labels}
 
     async def add_decision(self, decision: DecisionRecord) -> DecisionRecord:
         await self._write(functools.partial(_add_decision, decision))

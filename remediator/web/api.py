@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,8 +65,13 @@ async def actions(request: web.Request) -> web.Response:
 async def alerts(request: web.Request) -> web.Response:
     require_auth(request)
     daemon = services(request)
-    firing = daemon.remediation.book.firing(now=daemon.clock())
-    return web.json_response([episode_json(e) for e in sorted(firing, key=lambda e: e.key)])
+    firing = sorted(daemon.remediation.book.firing(now=daemon.clock()), key=lambda e: e.key)
+    # The book lets go of labels once an alert is mapped; the store keeps them.
+    stored = await daemon.store.episode_labels([e.key for e in firing if e.labels is None])
+    return web.json_response([
+        episode_json(e, e.labels if e.labels is not None else stored.get(e.key, {}))
+        for e in firing
+    ])
 
 
 async def targets(request: web.Request) -> web.Response:
@@ -182,12 +188,12 @@ def decision_json(decision: DecisionRecord) -> dict[str, Any]:
     }
 
 
-def episode_json(episode: EpisodeRecord) -> dict[str, Any]:
+def episode_json(episode: EpisodeRecord, labels: Mapping[str, str]) -> dict[str, Any]:
     return {
         "alertname": episode.alertname,
         "fingerprint": episode.fingerprint,
         "startsAt": episode.starts_at,
-        "labels": episode.labels,
+        "labels": dict(labels),
         "firstSeen": _rfc3339(episode.first_seen),
         "lastSeen": _rfc3339(episode.last_seen),
     }

@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from remediator.alerting import mapping
 from remediator.alerting.payload import parse_notification
+from remediator.config.settings import Settings
 from remediator.remediation.episodes import Absorbed, EpisodeBook
 from remediator.state.base import EpisodeRecord
 from remediator.state.sqlite import SqliteStore
@@ -114,3 +116,36 @@ async def test_after_a_reload_settled_episodes_deduplicate_as_before(tmp_path: P
     assert reloaded.known_count == 2
     assert [e.labels["pod"] for e in reloaded.firing(now=T + 20)] == ["b"]
     assert not send(reloaded, gone, still, now=T + 20).news
+
+
+def mapped_book() -> EpisodeBook:
+    settings = Settings()
+    return EpisodeBook(expiry_seconds=EXPIRY,
+                       mapper=lambda labels: mapping.map_alert(labels, settings))
+
+
+def test_a_mapped_episode_lets_go_of_its_labels_and_keeps_its_cause() -> None:
+    """The store keeps the labels; the book keeps only what they map to."""
+    book = mapped_book()
+    changes = send(book, alert(P95, pod="a"), alert(P95, pod="b"), now=T)
+
+    [cause] = book.causes(now=T).values()
+
+    assert [e.labels for e in book.firing(now=T)] == [None, None]
+    assert sorted(cause.episodes) == sorted(e.key for e in changes.new)
+    assert cause.mapped.condition is not None and cause.mapped.condition.metric == "p95"
+
+
+def test_an_episode_back_from_the_expiry_is_mapped_again_from_its_alert() -> None:
+    """Lapsed before it was evaluated, then re-sent: the resend's labels say what it asks."""
+    book = mapped_book()
+    parsed = parse_notification(body(notification(alert(P95, pod="a"))),
+                                now=datetime.fromtimestamp(T, UTC))
+    book.commit(book.absorb(parsed, now=T))  # recorded, not evaluated yet
+    book.expire(now=T + EXPIRY + 1)
+    assert book.causes(now=T + EXPIRY + 1) == {}
+
+    back = send(book, alert(P95, pod="a"), now=T + EXPIRY + 2)
+
+    [cause] = book.causes(now=T + EXPIRY + 2).values()
+    assert [e.key for e in back.revived] == list(cause.episodes)

@@ -75,6 +75,21 @@ async def test_saving_an_episode_again_replaces_it(store: Store) -> None:
     assert [(e.key, e.status) for e in kept] == [(first.key, "resolved")]
 
 
+async def test_an_episode_saved_without_labels_keeps_those_stored(store: Store) -> None:
+    """The daemon lets go of labels once an alert is mapped: its later saves must not lose them."""
+    first = episode(labels={"pod": "llm-gateway-1"})
+    await store.save_episodes([first])
+    later = episode(status="resolved", seen=2000.0)
+    later.labels = None
+    await store.save_episodes([later])
+
+    [kept] = await store.load_episodes()
+    labels = await store.episode_labels([first.key, "ffffffffffffffff@2024-05-01"])
+
+    assert (kept.status, kept.labels) == ("resolved", first.labels)
+    assert labels == {first.key: first.labels}
+
+
 async def test_decision_ids_increase_and_list_newest_first(store: Store) -> None:
     """Ids grow with each decision; the history pages newest first."""
     added = [await store.add_decision(decision(1000.0 + n)) for n in range(5)]
