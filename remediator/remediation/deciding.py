@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import operator
 import time
-from collections.abc import Callable, KeysView, Sequence
+from collections.abc import Callable, Iterable, KeysView, Sequence
 from typing import Any
 
 from remediator import logs
@@ -111,6 +111,15 @@ class Decider:
             logger.info("breaker of %s closed after its quiet period", state.target,
                         extra={"target": state.target})
         self.guard.forget(now=now)
+
+    def forget_episodes(self, keys: Iterable[str]) -> None:
+        """These episodes will never cause a decision again: drop what names them."""
+        gone = set(keys)
+        if not gone:
+            return
+        self.guard.forget_episodes(gone)
+        for _, named in self._last_skip.values():
+            named -= gone
 
     # --- deciding ----------------------------------------------------------
 

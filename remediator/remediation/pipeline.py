@@ -101,8 +101,9 @@ class Remediation:
 
     async def start(self) -> None:
         """Load state; schedule a pass for what a previous run recorded but never evaluated."""
-        self.book.load(await self.store.load_episodes())
+        settled = self._load_book(self.book, await self.store.load_episodes())
         await self.decider.load()
+        self.decider.forget_episodes(settled)
         # What start-up made (modules, settings, the loaded state) is never garbage:
         # kept out of the collector's full passes, which then visit only what came
         # since, so a full collection in a storm pauses the event loop for less.
@@ -283,6 +284,9 @@ class Remediation:
 
         handled = self.book.mark_handled(pending)
         await self.store.save_episodes(handled)
+        # A resolved episode never reaches a decision again (a late firing copy is a
+        # repeat), so what the guard kept of it is only memory; the store keeps the rest.
+        self.decider.forget_episodes(e.key for e in handled if e.status == "resolved")
         self.passes += 1
         self._update_gauges()
 
@@ -336,7 +340,7 @@ class Remediation:
         async with self._receiving:
             gone = self.book.forget(before=before)
             removed = await self.store.prune(before=before)
-        self.decider.guard.forget_episodes(gone)
+        self.decider.forget_episodes(gone)
         if removed:
             logger.info("pruned %d records older than the retention", removed)
         return removed
@@ -354,13 +358,21 @@ class Remediation:
         """Read episodes, decisions and target states again, as at start (after a failover)."""
         async with self._receiving:
             book = self._new_book()
-            book.load(await self.store.load_episodes())
+            settled = self._load_book(book, await self.store.load_episodes())
             self.book = book
         self.decider.guard = Guard(self.settings)
         await self.decider.load()
+        self.decider.forget_episodes(settled)
         self._reload = False
         logger.info("state reloaded from the store: %d episodes, %d pending",
                     len(self.book.episodes), self.book.pending_count)
+
+    @staticmethod
+    def _load_book(book: EpisodeBook, episodes: list[EpisodeRecord]) -> list[str]:
+        """Load the stored episodes; return the keys of those resolved and evaluated."""
+        book.load(episodes)
+        # As after each pass: the guard needs nothing of these.
+        return [e.key for e in episodes if e.status == "resolved" and e.handled]
 
     def _new_book(self) -> EpisodeBook:
         settings = self.settings
