@@ -31,7 +31,7 @@ from remediator.config.settings import Settings
 from remediator.execution.base import ExecutionReport, Executor, Outcome
 from remediator.execution.dryrun import DryRunExecutor
 from remediator.execution.runner import dry_run_executor_for
-from remediator.guarding.guard import Guard, Verdict
+from remediator.guarding.guard import Guard, Verdict, subject
 from remediator.leadership import Leadership
 from remediator.metrics import SKIP_REASONS, SelfMetrics
 from remediator.notify.notifier import Notifier
@@ -135,30 +135,16 @@ class Decider:
         Raises `LeadershipLost` when this replica may no longer act.
         """
         behind = episodes if isinstance(episodes, dict) else {e.key: e for e in episodes}
-        # Newest first, so the guard's duplicate check stops at the first unsettled
-        # one: in a storm the new episodes are, and thousands of older ones are not.
-        keys = list(reversed(behind))
 
         # Check and record under one lock: two coroutines never both pass.
         async with self.guard.lock:
             self.check_leadership()
-            now = self.clock()
-            verdict = self.guard.check(action, episodes=keys, now=now)
-            if verdict.skip == "duplicate":
-                self._count_skip("duplicate")
+            checked = self._check(action, behind, alert, now=self.clock())
+            if checked is None:
                 return None
-            if not verdict.passed:
-                unnamed = self._unnamed(action, verdict, behind.keys())
-                if unnamed is None:
-                    self._note_retry(verdict)
-                    return None
-                keys = unnamed
-            # The cause is the newest episode the decision names, looked for only now.
-            named = sorted(keys)
-            decision = await self.store.add_decision(_decision(
-                action, verdict, named, alert or _newest_alert([behind[k] for k in named]),
-                now=now,
-            ))
+            verdict, record = checked
+            decision = await self.store.add_decision(record)
+            self._named(action, verdict, decision)
             self.guard.remember(decision)
 
         if not verdict.passed:
@@ -199,6 +185,78 @@ class Decider:
             self.metrics.action_duration.labels(decision.type).observe(seconds)
         self._recorded(decision, action)
         return decision
+
+    async def decide_all(self, planned: Sequence[tuple[Action, dict[str, EpisodeRecord]]]
+                         ) -> None:
+        """
+        Decide a pass's actions in plan order, each as `decide` would, with the
+        deferrals between two actions that pass stored in one write.
+
+        In a storm most of a pass's actions are deferred (a cooldown, the rate
+        limit) for the episodes that joined them; one write for all of them,
+        instead of one each, is what keeps a pass short while the webhook's
+        writes share the store. An action whose subject a deferral of the batch
+        already has is checked only after that deferral is stored, since it may
+        settle the same episodes. Raises `LeadershipLost` as `decide` does.
+        """
+        position = 0
+        while position < len(planned):
+            batch: list[tuple[Action, Verdict, DecisionRecord]] = []
+            passing = None
+            async with self.guard.lock:
+                self.check_leadership()
+                now = self.clock()
+                # No await between the checks: nothing else changes the guard meanwhile.
+                while position < len(planned):
+                    action, behind = planned[position]
+                    if any(subject(action) == subject(other) for other, _, _ in batch):
+                        break
+                    checked = self._check(action, behind, None, now=now)
+                    if checked is not None and checked[0].passed:
+                        passing = planned[position]
+                        position += 1
+                        break
+                    position += 1
+                    if checked is not None:
+                        batch.append((action, *checked))
+                if batch:
+                    await self.store.add_decisions([record for _, _, record in batch])
+                for action, verdict, decision in batch:
+                    self._named(action, verdict, decision)
+                    self.guard.remember(decision)
+
+            for action, verdict, decision in batch:
+                self._note_retry(verdict)
+                self._recorded(decision, action)
+            if passing is not None:
+                # Checked again, and carried out, as on its own: nothing changed since.
+                await self.decide(passing[0], episodes=passing[1])
+
+    def _check(self, action: Action, behind: dict[str, EpisodeRecord], alert: AlertRef | None,
+               *, now: float) -> tuple[Verdict, DecisionRecord] | None:
+        """
+        The guard's verdict and the decision to record; None when there is none to
+        record (a duplicate, or a deferral already recorded for these episodes).
+        Call with the guard's lock held; changes nothing but the metrics.
+        """
+        # Newest first, so the guard's duplicate check stops at the first unsettled
+        # one: in a storm the new episodes are, and thousands of older ones are not.
+        keys = list(reversed(behind))
+        verdict = self.guard.check(action, episodes=keys, now=now)
+        if verdict.skip == "duplicate":
+            self._count_skip("duplicate")
+            return None
+        if not verdict.passed:
+            unnamed = self._unnamed(action, verdict, behind.keys())
+            if unnamed is None:
+                self._note_retry(verdict)
+                return None
+            keys = unnamed
+        # The cause is the newest episode the decision names, looked for only now.
+        named = sorted(keys)
+        return verdict, _decision(
+            action, verdict, named, alert or _newest_alert([behind[k] for k in named]), now=now,
+        )
 
     def check_leadership(self) -> None:
         """Raise `LeadershipLost` unless this replica may act."""
@@ -336,15 +394,25 @@ class Decider:
         An action deferred for the same reason is recorded once, and again only
         for the episodes that joined it since, naming just those: in a storm of
         new episodes each pass would otherwise store every firing episode again.
+        What was named is noted once the deferral is stored (`_named`), so a
+        write that fails leaves it to be recorded by the next pass.
         """
         assert verdict.skip is not None
         reason, named = self._last_skip.get(action.key, ("", set()))
         if reason != verdict.skip:
-            self._last_skip[action.key] = (verdict.skip, set(keys))
             return list(keys)
-        fresh = keys - named
-        named.update(fresh)
-        return list(fresh) or None
+        return list(keys - named) or None
+
+    def _named(self, action: Action, verdict: Verdict, decision: DecisionRecord) -> None:
+        """A deferral is stored: its episodes need not be named again for that reason."""
+        if verdict.passed:
+            return
+        assert verdict.skip is not None
+        reason, named = self._last_skip.get(action.key, ("", set()))
+        if reason != verdict.skip:
+            self._last_skip[action.key] = (verdict.skip, set(decision.episodes))
+        else:
+            named.update(decision.episodes)
 
     def _note_retry(self, verdict: Verdict) -> None:
         self._note_retry_at(verdict.retry_at)

@@ -278,9 +278,8 @@ class Remediation:
         # One plan for everything firing now, each action decided with its episodes
         # (copied now: the book changes while a decision is being written).
         actions = self._plan(conditions, requested)
-        behind = [_episodes_of(action, causes) for action in actions]
-        for action, episodes in zip(actions, behind, strict=True):
-            await self.decider.decide(action, episodes=episodes)
+        await self.decider.decide_all([(action, _episodes_of(action, causes))
+                                       for action in actions])
 
         handled = self.book.mark_handled(pending)
         await self.store.save_episodes(handled)

@@ -242,6 +242,10 @@ class Store(Protocol):
         """
         ...
 
+    async def add_decisions(self, decisions: Sequence[DecisionRecord]) -> list[DecisionRecord]:
+        """As `add_decision` for each, in order, all of them atomically."""
+        ...
+
     async def update_decision(self, decision: DecisionRecord) -> None:
         """Replace the decision with the same `id` (a pending one gets its outcome)."""
         ...

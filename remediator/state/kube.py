@@ -184,6 +184,26 @@ class KubeStore:
         decision.id = await self._update(change, "add a decision")
         return decision
 
+    async def add_decisions(self, decisions: Sequence[DecisionRecord]) -> list[DecisionRecord]:
+        if not decisions:
+            return []
+        copies = [DecisionRecord.from_json(d.to_json()) for d in decisions]
+
+        def change(state: _State) -> list[int]:
+            # Applied again on each retry, so the ids are the fresh copy's next.
+            given = []
+            for stored in copies:
+                stored.id = state.next_id
+                state.next_id += 1
+                state.decisions[stored.id] = stored
+                given.append(stored.id)
+            return given
+
+        ids = await self._update(change, "add decisions")
+        for decision, given in zip(decisions, ids, strict=True):
+            decision.id = given
+        return list(decisions)
+
     async def update_decision(self, decision: DecisionRecord) -> None:
         stored = DecisionRecord.from_json(decision.to_json())
 

@@ -127,6 +127,11 @@ class SqliteStore:
         await self._write(functools.partial(_add_decision, decision))
         return decision
 
+    async def add_decisions(self, decisions: Sequence[DecisionRecord]) -> list[DecisionRecord]:
+        if decisions:
+            await self._write(functools.partial(_add_decisions, list(decisions)))
+        return list(decisions)
+
     async def update_decision(self, decision: DecisionRecord) -> None:
         await self._write(functools.partial(
             _execute_many,
@@ -268,6 +273,11 @@ class SqliteStore:
 
 def _execute_many(sql: str, rows: list[tuple[Any, ...]], db: sqlite3.Connection) -> None:
     db.executemany(sql, rows)
+
+
+def _add_decisions(decisions: list[DecisionRecord], db: sqlite3.Connection) -> None:
+    for decision in decisions:
+        _add_decision(decision, db)
 
 
 def _add_decision(decision: DecisionRecord, db: sqlite3.Connection) -> None:

@@ -14,7 +14,7 @@ from remediator.execution.base import ExecutionReport, Outcome
 from remediator.metrics import SelfMetrics
 from remediator.planning.actions import Action, ActionType, Target
 from remediator.remediation.deciding import INTERRUPTED, Decider, carry_out
-from remediator.state.base import DecisionRecord, EpisodeRecord
+from remediator.state.base import DecisionRecord, EpisodeRecord, StateError
 from remediator.state.sqlite import SqliteStore
 from tests.daemon.support import (
     BACKEND,
@@ -522,3 +522,66 @@ async def test_a_skip_after_an_execution_says_what_was_done(store: SqliteStore) 
 
     assert again is not None
     assert again.reason.startswith(f"cooldown: {GATEWAY} was rolled back 7s ago;"), again.reason
+
+
+class FailingOnce(SqliteStore):
+    """A store whose next batch of decisions cannot be written (the disk was full)."""
+
+    fail = False
+
+    async def add_decisions(self, decisions: Any) -> list[DecisionRecord]:
+        if self.fail:
+            self.fail = False
+            raise StateError("disk full")
+        return await super().add_decisions(decisions)
+
+
+async def test_a_pass_records_what_each_action_alone_would(store: SqliteStore) -> None:
+    """
+    A pass's deferrals are stored together, with the outcomes deciding them one by
+    one gives, in plan order; the action that passes is carried out after them.
+    """
+    clock = FakeClock()
+    executor = RecordingExecutor()
+    decider = await decider_for(store, clock, executor=executor)
+
+    def firing(fingerprint: str) -> dict[str, EpisodeRecord]:
+        episode = EpisodeRecord(fingerprint, "2024-05-01T10:00:00.000000+00:00",
+                                "LLMLatencyP95Critical", {}, "firing", clock(), clock())
+        return {episode.key: episode}
+
+    await decider.decide(scale(5), episodes=firing("f1"))
+    await decider.decide(rollback(BACKEND), episodes=firing("f2"))
+    clock.advance(10)
+    await decider.decide_all([(scale(5), firing("f3")), (rollback(BACKEND), firing("f4")),
+                              (scale(3, BACKEND), firing("f5"))])
+
+    decisions = list(reversed(await store.decisions(limit=10)))
+    assert [(d.type, outcome(d), d.alert and d.alert.fingerprint) for d in decisions[2:]] == [
+        ("scale", "cooldown", "f3"), ("rollback", "cooldown", "f4"), ("scale", "executed", "f5")]
+    assert [d.id for d in decisions] == sorted(d.id for d in decisions)
+    assert [a.type for a in executor.actions] == [
+        ActionType.SCALE, ActionType.ROLLBACK, ActionType.SCALE]
+
+
+async def test_deferrals_a_failed_write_lost_are_recorded_by_the_next_pass(
+        tmp_path: Path) -> None:
+    """The store refused the batch: the next pass still names the episodes, once."""
+    store = FailingOnce(tmp_path)
+    await store.open()
+    clock = FakeClock()
+    decider = await decider_for(store, clock)
+    episode = EpisodeRecord("f2", "2024-05-01T10:00:00.000000+00:00", "LLMLatencyP95Critical",
+                            {}, "firing", clock(), clock())
+    await decider.decide(scale(5))
+    clock.advance(10)
+
+    store.fail = True
+    with pytest.raises(StateError):
+        await decider.decide_all([(scale(5), {episode.key: episode})])
+    await decider.decide_all([(scale(5), {episode.key: episode})])
+    await decider.decide_all([(scale(5), {episode.key: episode})])
+
+    skipped = [d for d in await store.decisions(limit=10) if d.outcome == "skipped"]
+    await store.close()
+    assert [(outcome(d), d.episodes) for d in skipped] == [("cooldown", [episode.key])]

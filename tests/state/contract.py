@@ -102,6 +102,21 @@ async def test_decision_ids_increase_and_list_newest_first(store: Store) -> None
     assert [d.id for d in older] == [added[2].id, added[1].id, added[0].id]
 
 
+async def test_decisions_added_together_get_ids_in_their_order(store: Store,
+                                                               reopen: Reopen) -> None:
+    """A pass's deferrals are stored in one call: after the one before, in order."""
+    before = await store.add_decision(decision(1000.0))
+    together = await store.add_decisions([decision(1001.0, type="restart"),
+                                          decision(1002.0, type="rollback")])
+
+    again = await reopen()
+    listed = await again.decisions(limit=10)
+
+    assert before.id < together[0].id < together[1].id
+    assert [(d.id, d.type) for d in listed] == [
+        (together[1].id, "rollback"), (together[0].id, "restart"), (before.id, "scale")]
+
+
 async def test_updated_decision_survives_a_reopen(store: Store, reopen: Reopen) -> None:
     """A pending decision given its outcome reads back with that outcome and JSON-able."""
     pending = await store.add_decision(decision(1000.0, outcome="pending"))
