@@ -281,6 +281,9 @@ class Remediation:
         await self.decider.decide_all([(action, _episodes_of(action, causes))
                                        for action in actions])
 
+        # Awaited, though nothing in the pass needs it: the write joins the store's
+        # queue when called, so it stays ahead of a resolve of the same episode that
+        # comes next; a write left to a task would join later and could overwrite it.
         handled = self.book.mark_handled(pending)
         await self.store.save_episodes(handled)
         # A resolved episode never reaches a decision again (a late firing copy is a
