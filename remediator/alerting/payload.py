@@ -74,6 +74,41 @@ def parse_notification(body: bytes, *, now: datetime, source: str = "webhook") -
     `now` decides the status of alerts that carry no `status`: an alert
     whose `endsAt` has passed is resolved.
     """
+    return _parse(body, now=now, source=source)[0]
+
+
+class RecentBodies:
+    """
+    The notifications parsed from the last few distinct bodies, by their bytes.
+
+    Alertmanager sends the same bytes again and again: each retry, each
+    `repeat_interval`, each peer of an HA pair (whose `externalURL` differs,
+    so each peer's body is its own). Parsing and validating them is most of
+    what a repeat costs, so a body seen lately is not parsed again. Only small
+    bodies are kept, and only those whose every alert states its status (else
+    the status depends on when the body comes); a body that fails to parse is
+    never kept, so it is refused again with the same message.
+    """
+
+    def __init__(self, *, size: int = 64, max_body: int = 8192) -> None:
+        self.size = size
+        self.max_body = max_body
+        self._parsed: dict[bytes, Notification] = {}
+
+    def parse(self, body: bytes, *, now: datetime, source: str = "webhook") -> Notification:
+        known = self._parsed.get(body)
+        if known is not None:
+            return known
+        notification, timeless = _parse(body, now=now, source=source)
+        if timeless and len(body) <= self.max_body:
+            if len(self._parsed) >= self.size:
+                del self._parsed[next(iter(self._parsed))]  # the oldest: insertion order
+            self._parsed[body] = notification
+        return notification
+
+
+def _parse(body: bytes, *, now: datetime, source: str) -> tuple[Notification, bool]:
+    """The notification, and whether every alert stated its status (`now` played no part)."""
     try:
         document = json.loads(body)
     except UnicodeDecodeError:
@@ -119,7 +154,7 @@ def parse_notification(body: bytes, *, now: datetime, source: str = "webhook") -
         _alert(raw, f"alerts[{index}]", now, source, texts=texts)
         for index, raw in enumerate(raw_alerts)
     )
-    return Notification(
+    notification = Notification(
         alerts=alerts,
         version="4",
         group_key=group_key,
@@ -127,6 +162,7 @@ def parse_notification(body: bytes, *, now: datetime, source: str = "webhook") -
         external_url=external_url,
         truncated_alerts=truncated,
     )
+    return notification, all(raw.get("status") is not None for raw in raw_alerts)
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:

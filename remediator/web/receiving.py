@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from remediator.alerting.payload import parse_notification
 from remediator.errors import PayloadError
 from remediator.remediation.pipeline import Busy
 from remediator.state.base import StateError
@@ -45,7 +44,7 @@ async def alertmanager(request: web.Request) -> web.Response:
     # Parse; what we will never accept is logged, because Alertmanager won't retry it.
     now = datetime.fromtimestamp(daemon.clock(), UTC)
     try:
-        notification = parse_notification(data, now=now, source="webhook")
+        notification = daemon.bodies.parse(data, now=now, source="webhook")
     except PayloadError as error:
         daemon.metrics.notifications.labels("rejected").inc()
         logger.warning("notification rejected: %s", error,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from remediator.alerting.payload import RecentBodies
 from remediator.config.settings import Settings
 from remediator.execution.base import Executor
 from remediator.leadership import Leadership
@@ -34,6 +35,9 @@ class Services:
     notifier: Notifier
     clock: Callable[[], float]
     unmapped: UnmappedAlerts
+    bodies: RecentBodies = dataclasses.field(default_factory=RecentBodies)
+    """Webhook bodies seen lately, parsed: a repeat of the same bytes is not parsed again."""
+
     started: bool = False
     """True once the store is open and the worker runs; /readyz needs it."""
 

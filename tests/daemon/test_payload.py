@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from remediator.alerting.payload import canonical_time, fingerprint, parse_notification
+from remediator.alerting.payload import (
+    RecentBodies,
+    canonical_time,
+    fingerprint,
+    parse_notification,
+)
 from remediator.errors import PayloadError
 from tests.daemon.payloads import ZERO_TIME, alert, body, notification
 
@@ -149,3 +154,43 @@ def test_null_maps_from_other_senders_are_empty() -> None:
     parsed = parse_notification(body(document), now=NOW)
 
     assert parsed.alerts[0].annotations == {}
+
+
+def test_a_body_sent_again_is_the_notification_parsed_before() -> None:
+    """The same bytes again (a retry, a repeat_interval) are not parsed a second time."""
+    bodies = RecentBodies()
+    data = body(notification(alert("A", pod="a"), alert("B", pod="b")))
+
+    first = bodies.parse(data, now=NOW)
+    again = bodies.parse(bytes(data), now=NOW)
+
+    assert again is first
+    assert [a.alertname for a in again.alerts] == ["A", "B"]
+
+
+def test_a_body_without_statuses_is_parsed_again_at_each_send() -> None:
+    """Its alerts' status depends on when it comes: once endsAt has passed, resolved."""
+    bodies = RecentBodies()
+    item = alert("A", ends_at="2024-05-01T10:04:00Z")
+    del item["status"]
+    data = body(notification(item))
+
+    before = bodies.parse(data, now=NOW)
+    after = bodies.parse(data, now=datetime(2024, 5, 1, 10, 5, tzinfo=UTC))
+
+    assert [before.alerts[0].status, after.alerts[0].status] == ["firing", "resolved"]
+
+
+def test_recent_bodies_keep_the_latest_few_and_never_a_refused_one() -> None:
+    bodies = RecentBodies(size=2)
+    sent = [body(notification(alert("A", pod=str(n)))) for n in range(3)]
+    first = [bodies.parse(data, now=NOW) for data in sent]
+    refused = body({"version": "4", "alerts": "none"})
+
+    for _ in range(2):
+        with pytest.raises(PayloadError, match="alerts"):
+            bodies.parse(refused, now=NOW)
+
+    assert bodies.parse(sent[2], now=NOW) is first[2]
+    assert bodies.parse(sent[1], now=NOW) is first[1]
+    assert bodies.parse(sent[0], now=NOW) is not first[0]  # the oldest went
