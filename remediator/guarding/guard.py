@@ -79,16 +79,14 @@ class Guard:
     # --- memory ------------------------------------------------------------
 
     async def load(self, store: Store, *, now: float) -> list[DecisionRecord]:
-        """Rebuild memory from the store; return pending decisions a crash interrupted."""
+        """Rebuild memory from the store; return the decisions it read, oldest first."""
         for state in await store.load_targets():
             self.targets[state.target] = state
         retention = self.settings.guard.dedup_retention_seconds
-        interrupted = []
-        for decision in await store.decisions_since(now - max(retention, self.horizon)):
-            if decision.outcome == "pending":
-                interrupted.append(decision)
+        decisions = await store.decisions_since(now - max(retention, self.horizon))
+        for decision in decisions:
             self.remember(decision)
-        return interrupted
+        return decisions
 
     @property
     def horizon(self) -> float:

@@ -88,7 +88,11 @@ class Decider:
     async def load(self) -> None:
         """Rebuild the guard's memory; settle decisions a crash left pending."""
         now = self.clock()
-        for decision in await self.guard.load(self.store, now=now):
+        decisions = await self.guard.load(self.store, now=now)
+        # The deferrals already recorded, so a restart does not record them again.
+        for decision in decisions:
+            self._replay(decision)
+        for decision in [d for d in decisions if d.outcome == "pending"]:
             decision.outcome = "failed"
             decision.reason = INTERRUPTED
             decision.covering = True
@@ -402,6 +406,17 @@ class Decider:
         if reason != verdict.skip:
             return list(keys)
         return list(keys - named) or None
+
+    def _replay(self, decision: DecisionRecord) -> None:
+        """What `_named` and `_recorded` noted of a stored decision, oldest first."""
+        if decision.counted or decision.outcome != "skipped":
+            self._last_skip.pop(decision.action_key, None)
+        elif decision.skip is not None and decision.episodes:
+            reason, named = self._last_skip.get(decision.action_key, ("", set()))
+            if reason != decision.skip:
+                self._last_skip[decision.action_key] = (decision.skip, set(decision.episodes))
+            else:
+                named.update(decision.episodes)
 
     def _named(self, action: Action, verdict: Verdict, decision: DecisionRecord) -> None:
         """A deferral is stored: its episodes need not be named again for that reason."""

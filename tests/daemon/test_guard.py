@@ -585,3 +585,28 @@ async def test_deferrals_a_failed_write_lost_are_recorded_by_the_next_pass(
     skipped = [d for d in await store.decisions(limit=10) if d.outcome == "skipped"]
     await store.close()
     assert [(outcome(d), d.episodes) for d in skipped] == [("cooldown", [episode.key])]
+
+
+async def test_a_deferral_recorded_before_a_restart_is_not_recorded_again(
+        store: SqliteStore) -> None:
+    """The restarted daemon knows which episodes its deferrals named: only news is recorded."""
+    clock = FakeClock()
+    decider = await decider_for(store, clock)
+
+    def firing(fingerprint: str) -> EpisodeRecord:
+        return EpisodeRecord(fingerprint, "2024-05-01T10:00:00.000000+00:00",
+                             "LLMLatencyP95Critical", {}, "firing", clock(), clock())
+
+    first, second, third = firing("f1"), firing("f2"), firing("f3")
+    await decider.decide(scale(5), episodes=[first])
+    clock.advance(10)
+    await decider.decide(scale(5), episodes=[first, second])
+    restarted = await decider_for(store, clock)
+    clock.advance(10)
+
+    unchanged = await restarted.decide(scale(5), episodes=[first, second])
+    joined = await restarted.decide(scale(5), episodes=[first, second, third])
+
+    assert unchanged is None
+    assert joined is not None and (outcome(joined), joined.episodes) == ("cooldown", [third.key])
+    assert len(await store.decisions(limit=10)) == 3
