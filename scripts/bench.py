@@ -226,9 +226,12 @@ def memory(work: Path, scale: Scale) -> list[Row]:
         [real_alert(STORM_ALERTS[n % 3], n) for n in range(start, start + per_notification)]
         for start in range(0, scale.episodes, per_notification)
     ]
-    bodies = [notification_body(alerts) for alerts in groups]
-    churn = [body for alerts in groups
-             for body in (notification_body(alerts), notification_body(_resolved(alerts)))]
+    # Each notification its own Alertmanager group, since one group's notification
+    # carries all its alerts (up to max_alerts).
+    bodies = [notification_body(alerts, group=f', shard="{n}"') for n, alerts in enumerate(groups)]
+    churn = [body for n, alerts in enumerate(groups)
+             for body in (notification_body(alerts, group=f', shard="{n}"'),
+                          notification_body(_resolved(alerts), group=f', shard="{n}"'))]
 
     with Bare(work / "bare-memory.log") as bare:
         bare_idle = bare.rss_bytes()

@@ -68,6 +68,9 @@ class Absorbed:
     revived: list[EpisodeRecord] = dataclasses.field(default_factory=list)
     """Firing episodes re-sent after they had expired from the firing set."""
 
+    absent: list[str] = dataclasses.field(default_factory=list)
+    """Keys that fired in the group's previous notification and are not in this one."""
+
     after: list[Absorbed] = dataclasses.field(default_factory=list)
     """Notifications still in flight whose episodes this one saw: committed before it."""
 
@@ -133,6 +136,9 @@ class EpisodeBook:
         self._rejected: dict[str, Rejected] = {}
         """Firing episodes whose alert asks for something we refuse."""
 
+        self._groups: dict[str, set[str]] = {}
+        """Per Alertmanager group (`groupKey`): the keys its last notification had firing."""
+
     def load(self, episodes: Iterable[EpisodeRecord]) -> None:
         for episode in sorted(episodes, key=lambda e: e.last_seen):
             self._put(episode)
@@ -146,9 +152,15 @@ class EpisodeBook:
         """
         changes = Absorbed()
         seen: dict[str, EpisodeRecord] = {}
+        present: set[str] = set()
+        firing: set[str] = set()
         for alert in notification.alerts:
             key = episode_key(alert.fingerprint, alert.starts_key)
+            present.add(key)
+            if alert.status == "firing":
+                firing.add(key)
             known = seen.get(key)
+            lapsed = False
             if known is None:
                 flying = self._in_flight.get(key)
                 if flying is not None:
@@ -160,13 +172,47 @@ class EpisodeBook:
                     if known is None and settled_id(key) in self._resolved:
                         continue  # resolved stays resolved, as below
                     if known is None and key in self._lapsed:
-                        known = self._revivable(alert, key)
-            updated = self._absorb_alert(alert, known, now, changes)
+                        known, lapsed = self._revivable(alert, key), True
+            updated = self._absorb_alert(alert, known, now, changes, lapsed=lapsed)
             if updated is not None:
                 seen[key] = updated
         for episode in changes.writes:
             self._in_flight[episode.key] = (episode, changes)
+        self._left_out(notification, present, firing, changes)
         return changes
+
+    def _left_out(self, notification: Notification, present: set[str], firing: set[str],
+                  changes: Absorbed) -> None:
+        """
+        Take out of the firing set what the group's notification no longer carries.
+
+        Each notification holds every alert of its group that Alertmanager still
+        sends (unless `max_alerts` cut it: `truncatedAlerts`). One that fired in
+        the previous notification and is missing now was muted (inhibited by
+        its critical twin, silenced) or resolved unseen: Alertmanager never
+        sends the resolve of an alert it muted. Left in the firing set, it
+        would wait for the expiry (hours) and could join a combined action
+        meanwhile. It is not taken as resolved: sent again, it comes back.
+        Only episodes already evaluated leave; the others are taken out by the
+        group's next notification, once evaluated.
+        """
+        group = notification.group_key
+        if not group or notification.truncated_alerts:
+            return
+        before = self._groups.get(group)
+        if firing:
+            self._groups[group] = firing
+        else:
+            self._groups.pop(group, None)
+        if not before:
+            return
+        for key in before - present:
+            episode = self._firing.get(key)
+            if episode is None or not episode.handled or key in self._in_flight:
+                continue
+            self._unfire(key)
+            self._settle(episode)
+            changes.absent.append(key)
 
     def commit(self, changes: Absorbed) -> None:
         """The changes are stored: they are the book's now."""
@@ -280,7 +326,7 @@ class EpisodeBook:
             entry.mapped, entry.first = now_first, first
 
     def _absorb_alert(self, alert: Alert, known: EpisodeRecord | None, now: float,
-                      changes: Absorbed) -> EpisodeRecord | None:
+                      changes: Absorbed, *, lapsed: bool = False) -> EpisodeRecord | None:
         if known is None:
             episode = self._new_record(alert, now=now)
             if alert.status == "resolved":
@@ -307,7 +353,8 @@ class EpisodeBook:
         # A firing re-send: keep last_seen current, but write it only now and then.
         # With the alert's labels: an episode back in the firing set is mapped again,
         # and the book no longer holds them.
-        expired = now - known.last_seen > self.expiry_seconds
+        # Lapsed: expired, or left out of its group's notification (`_left_out`).
+        expired = lapsed or now - known.last_seen > self.expiry_seconds
         if expired:
             episode = _replace(known, last_seen=now, handled=False,
                                labels=dict(alert.labels))

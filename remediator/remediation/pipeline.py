@@ -177,6 +177,13 @@ class Remediation:
                 raise
             self.book.commit(changes)
 
+        if changes.absent:
+            webhook_logger.info(
+                "%d alerts of the group are no longer sent (muted by an inhibition or a"
+                " silence, or resolved unseen): out of the firing set until sent again",
+                len(changes.absent), extra={"absent": len(changes.absent),
+                                            "group": group_hash(notification.group_key)},
+            )
         if not changes.news:
             self.metrics.notifications.labels("repeat").inc()
             self._repeats += 1

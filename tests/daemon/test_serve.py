@@ -124,7 +124,8 @@ async def test_restart_in_the_middle_of_a_storm(tmp_path: Path, servers: list[Se
     args = ["--config", str(config), "--listen", f"127.0.0.1:{port}"]
     bodies = {
         n: body(notification(alert("PodCrashLooping", namespace="shop",
-                                   deployment=f"dep-{n}", pod=f"dep-{n}-0")))
+                                   deployment=f"dep-{n}", pod=f"dep-{n}-0"),
+                             group_key=f'{{}}:{{deployment="dep-{n}"}}'))
         for n in range(DEPLOYMENTS)
     }
 

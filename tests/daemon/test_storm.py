@@ -101,8 +101,11 @@ async def test_many_episodes_of_the_same_alerts_are_planned_as_one_of_each(
     many = await make_daemon(**{"state.dir": str(tmp_path / "many")})
 
     def pods(numbers: range) -> dict[str, Any]:
+        # Each wave of pods its own Alertmanager group: a group's notification
+        # carries all of its alerts, and these waves add to what fires.
         return notification(*(alert(name, pod=f"pod-{n}") for n in numbers
-                              for name in (P95, ERRORS)))
+                              for name in (P95, ERRORS)),
+                            group_key=f'{{}}:{{wave="{numbers.start}"}}')
 
     async def round_of(one_pods: range, many_pods: range) -> None:
         await one.post(pods(one_pods))
@@ -139,9 +142,11 @@ async def test_a_burst_past_half_the_queue_waits_for_the_worker_instead_of_a_503
         await evaluate()
 
     remediation.evaluate = held_pass  # type: ignore[method-assign]
-    first = await daemon.post(notification(*(alert(P95, pod=f"a-{n}") for n in range(3))))
+    first = await daemon.post(notification(*(alert(P95, pod=f"a-{n}") for n in range(3)),
+                                           group_key='{}:{node="a"}'))
     later = [asyncio.ensure_future(daemon.post(notification(
-        *(alert(P95, pod=f"{name}-{n}") for n in range(3))))) for name in "bcd"]
+        *(alert(P95, pod=f"{name}-{n}") for n in range(3)), group_key=f'{{}}:{{node="{name}"}}',
+    ))) for name in "bcd"]
     deadline = time.monotonic() + WAIT_SECONDS
     while daemon.sample("remediator_alerts_total", status="firing") < 12:
         assert time.monotonic() < deadline, "the later notifications never arrived"

@@ -361,3 +361,68 @@ def test_payload_helper_writes_compact_json() -> None:
 
     assert data.endswith(b"}\n") and b"\n" not in data[:-1]
     assert json.loads(data)["version"] == "4"
+
+
+async def test_an_inhibited_warning_leaves_the_firing_set_though_its_resolve_never_comes(
+        daemon: Daemon) -> None:
+    """
+    Alertmanager sends no resolve for an alert it muted (prometheus/alertmanager#2754):
+    once the group's notification no longer carries the warning, it stops firing
+    for us, and when the critical resolves nothing is left to act on.
+    """
+    warning = alert("LLMLatencyP95Warning", namespace="default")
+    critical = alert(P95, namespace="default")
+    error_rate = alert("LLMErrorRateCritical", namespace="default")
+    group = '{}:{namespace="default"}'
+
+    await daemon.post(notification(warning, group_key=group))
+    await daemon.settle()
+    await daemon.post(notification(critical, group_key=group))  # the warning is inhibited
+    await daemon.settle()
+    _, during = await daemon.api("GET", "/api/v1/alerts")
+    await daemon.post(notification(resolved(critical), group_key=group))
+    await daemon.settle()
+    _, after = await daemon.api("GET", "/api/v1/alerts")
+    await daemon.post(notification(error_rate, group_key='{}:{alertname="errors"}'))
+    await daemon.settle()
+
+    assert [e["alertname"] for e in during] == [P95]
+    assert after == []
+    # The error rate alone: its rollbacks, not a combined action with a stale p95.
+    assert [d.type for d in await daemon.decisions()] == ["scale", "scale", "rollback",
+                                                          "rollback"]
+
+
+async def test_an_alert_left_out_of_a_truncated_notification_still_fires(daemon: Daemon) -> None:
+    """`truncatedAlerts`: Alertmanager's max_alerts cut the rest, which still fire."""
+    one, two = alert(P95, pod="a"), alert(P95, pod="b")
+    group = '{}:{deployment="llm-gateway"}'
+
+    await daemon.post(notification(one, two, group_key=group))
+    await daemon.settle()
+    await daemon.post(notification(two, group_key=group, truncated=1))
+    await daemon.settle()
+    _, firing = await daemon.api("GET", "/api/v1/alerts")
+
+    assert sorted(e["labels"]["pod"] for e in firing) == ["a", "b"]
+
+
+async def test_an_alert_back_in_its_group_fires_again_without_a_new_decision(
+        daemon: Daemon) -> None:
+    """Muted, then sent again (the silence expired): firing, and already decided."""
+    one, two = alert(P95, pod="a"), alert(P95, pod="b")
+    group = '{}:{deployment="llm-gateway"}'
+
+    await daemon.post(notification(one, two, group_key=group))
+    await daemon.settle()
+    await daemon.post(notification(two, group_key=group))
+    await daemon.settle()
+    _, muted = await daemon.api("GET", "/api/v1/alerts")
+    status, reply = await daemon.post(notification(one, two, group_key=group))
+    await daemon.settle()
+    _, back = await daemon.api("GET", "/api/v1/alerts")
+
+    assert [e["labels"]["pod"] for e in muted] == ["b"]
+    assert status == 200 and reply["new"] == 0
+    assert sorted(e["labels"]["pod"] for e in back) == ["a", "b"]
+    assert len(await daemon.decisions()) == 1

@@ -138,8 +138,14 @@ def real_alert(alertname: str, n: int, *, starts_at: str = STARTS_AT) -> dict[st
     }
 
 
-def notification_body(alerts: Sequence[dict[str, Any]]) -> bytes:
-    """A whole v4 webhook body around `alerts`, compact, as Alertmanager writes it."""
+def notification_body(alerts: Sequence[dict[str, Any]], *, group: str = "") -> bytes:
+    """
+    A whole v4 webhook body around `alerts`, compact, as Alertmanager writes it.
+
+    `group` names the Alertmanager group (in its `groupKey`): a group's
+    notification carries all the alerts it still sends, so bodies whose
+    alerts add to one another need groups of their own.
+    """
     document = {
         "receiver": "remediator",
         "status": "firing",
@@ -150,7 +156,7 @@ def notification_body(alerts: Sequence[dict[str, Any]]) -> bytes:
         "externalURL": "http://alertmanager-0.monitoring.svc:9093",
         "version": "4",
         "groupKey": '{}/{severity=~"critical|high"}:{deployment="llm-gateway",'
-        ' namespace="default"}',
+        f' namespace="default"{group}}}',
         "truncatedAlerts": 0,
     }
     return (json.dumps(document, separators=(",", ":")) + "\n").encode()
@@ -158,7 +164,10 @@ def notification_body(alerts: Sequence[dict[str, Any]]) -> bytes:
 
 def storm_body(n: int) -> bytes:
     """Notification n of new episodes: the three storm alerts of replica n, about 2 KB."""
-    return notification_body([real_alert(name, n) for name in STORM_ALERTS])
+    # Grouped by pod, as a route with `group_by: [..., pod]` does: each replica's
+    # notification is its group's whole set of alerts.
+    return notification_body([real_alert(name, n) for name in STORM_ALERTS],
+                             group=f', pod="llm-gateway-7d9c5b6f4-{n:06d}"')
 
 
 NEW_EVERY = 100
