@@ -136,7 +136,7 @@ class EpisodeBook:
         self._rejected: dict[str, Rejected] = {}
         """Firing episodes whose alert asks for something we refuse."""
 
-        self._groups: dict[str, set[str]] = {}
+        self._groups: dict[str, tuple[str, ...]] = {}
         """Per Alertmanager group (`groupKey`): the keys its last notification had firing."""
 
     def load(self, episodes: Iterable[EpisodeRecord]) -> None:
@@ -153,12 +153,10 @@ class EpisodeBook:
         changes = Absorbed()
         seen: dict[str, EpisodeRecord] = {}
         present: set[str] = set()
-        firing: set[str] = set()
+        firing: list[str] = []
         for alert in notification.alerts:
             key = episode_key(alert.fingerprint, alert.starts_key)
             present.add(key)
-            if alert.status == "firing":
-                firing.add(key)
             known = seen.get(key)
             lapsed = False
             if known is None:
@@ -176,12 +174,16 @@ class EpisodeBook:
             updated = self._absorb_alert(alert, known, now, changes, lapsed=lapsed)
             if updated is not None:
                 seen[key] = updated
+            if alert.status == "firing":
+                # The record's own key string: the group keeps it as long as it fires.
+                record = updated or known
+                firing.append(record.key if record is not None else key)
         for episode in changes.writes:
             self._in_flight[episode.key] = (episode, changes)
         self._left_out(notification, present, firing, changes)
         return changes
 
-    def _left_out(self, notification: Notification, present: set[str], firing: set[str],
+    def _left_out(self, notification: Notification, present: set[str], firing: list[str],
                   changes: Absorbed) -> None:
         """
         Take out of the firing set what the group's notification no longer carries.
@@ -201,12 +203,14 @@ class EpisodeBook:
             return
         before = self._groups.get(group)
         if firing:
-            self._groups[group] = firing
+            self._groups[group] = tuple(firing)
         else:
             self._groups.pop(group, None)
         if not before:
             return
-        for key in before - present:
+        for key in before:
+            if key in present:
+                continue
             episode = self._firing.get(key)
             if episode is None or not episode.handled or key in self._in_flight:
                 continue
