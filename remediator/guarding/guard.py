@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from remediator.config.settings import Settings
 from remediator.execution.base import Outcome
@@ -134,8 +134,13 @@ class Guard:
 
     # --- the checks --------------------------------------------------------
 
-    def check(self, action: Action, *, episodes: Sequence[str], now: float) -> Verdict:
-        """The verdict on one action; call with `lock` held and record before releasing."""
+    def check(self, action: Action, *, episodes: Iterable[str], now: float) -> Verdict:
+        """
+        The verdict on one action; call with `lock` held and record before releasing.
+
+        `episodes` are looked at in their order until one is not yet settled: in a
+        storm, give the newest first (a reversed view is enough).
+        """
         settings = self.settings
         target = action.target.key if action.target else None
         state = self.targets.get(target) if target else None
@@ -144,7 +149,9 @@ class Guard:
             return Verdict("paused", f"{target} is paused by an operator; resume it to act")
 
         covered = self._covered.get(subject(action), {})
-        if episodes and all(key in covered for key in episodes):
+        newest = iter(episodes)
+        first = next(newest, None)
+        if first is not None and first in covered and all(key in covered for key in newest):
             return Verdict("duplicate", "these alert episodes already had their decision")
 
         # Investigating runs nothing: it is recorded whatever the autonomy settings.

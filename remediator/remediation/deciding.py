@@ -213,6 +213,9 @@ class Decider:
                 # No await between the checks: nothing else changes the guard meanwhile.
                 while position < len(planned):
                     action, behind = planned[position]
+                    if not behind:
+                        position += 1  # its episodes stopped firing since it was planned
+                        continue
                     if any(subject(action) == subject(other) for other, _, _ in batch):
                         break
                     checked = self._check(action, behind, None, now=now)
@@ -245,11 +248,11 @@ class Decider:
         """
         # Newest first, so the guard's duplicate check stops at the first unsettled
         # one: in a storm the new episodes are, and thousands of older ones are not.
-        keys = list(reversed(behind))
-        verdict = self.guard.check(action, episodes=keys, now=now)
+        verdict = self.guard.check(action, episodes=reversed(behind), now=now)
         if verdict.skip == "duplicate":
             self._count_skip("duplicate")
             return None
+        keys: Iterable[str] = behind
         if not verdict.passed:
             unnamed = self._unnamed(action, verdict, behind.keys())
             if unnamed is None:

@@ -413,11 +413,17 @@ class Remediation:
 
 
 def _episodes_of(action: Action, causes: Mapping[str, Cause]) -> dict[str, EpisodeRecord]:
-    """The firing episodes behind an action, by key, in the order they came."""
+    """
+    The firing episodes behind an action, by key, in the order they came.
+
+    The usual single cause is the book's own dict, not a copy: the decider reads
+    it only inside its checks, which do not await, so it sees the cause's firing
+    episodes as they are when the action is checked.
+    """
     found = [causes[cause].episodes for cause in dict.fromkeys(action.causes)
              if cause in causes]
     if len(found) == 1:
-        return dict(found[0])  # the usual case, and a copy made in C
+        return found[0]
     merged: dict[str, EpisodeRecord] = {}
     for episodes in found:
         merged.update(episodes)
