@@ -41,6 +41,7 @@ logger = logging.getLogger("remediator.server")
 DEFAULT_LIMIT = 100
 PUSH_PARAMETERS = frozenset({"format", "run"})
 """The query parameters of a results push, as `watch` has `--format` and `--run`."""
+HISTORY_PARAMETERS = frozenset({"limit", "before"})
 MAX_LIMIT = 1000
 KINDS = {"deployment": "Deployment", "configmap": "ConfigMap"}
 NOT_LEADER = "not the leader; send it to the leader's Service"
@@ -50,6 +51,7 @@ LEADER_LOOKUP_SECONDS = 2.0
 
 async def actions(request: web.Request) -> web.Response:
     require_auth(request)
+    _known_parameters(request, HISTORY_PARAMETERS)
     limit = _whole(request, "limit", DEFAULT_LIMIT, low=1, high=MAX_LIMIT)
     before = _whole(request, "before", None, low=1, high=2**62)
 
@@ -293,6 +295,17 @@ async def _last_config_patch(daemon: Services) -> DecisionRecord | None:
         before = page[-1].id
 
 
+def _known_parameters(request: web.Request, known: frozenset[str]) -> None:
+    """400 for a query parameter we do not read, or one given twice: never ignored."""
+    for key in sorted(set(request.query)):
+        if key not in known:
+            raise _http_error(400, f"unknown query parameter {key!r}"
+                                   f" (known: {', '.join(sorted(known))})", field=key)
+        if len(request.query.getall(key)) > 1:
+            raise _http_error(400, f"query parameter {key!r} is given more than once",
+                              field=key)
+
+
 def _whole(request: web.Request, key: str, default: int | None, *, low: int, high: int
            ) -> Any:
     text = request.query.get(key)
@@ -311,6 +324,9 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def _http_error(status: int, message: str) -> web.HTTPException:
+def _http_error(status: int, message: str, *, field: str | None = None) -> web.HTTPException:
     error = web.HTTPBadRequest if status == 400 else web.HTTPConflict
-    return error(text=json.dumps({"error": message}), content_type="application/json")
+    body: dict[str, str] = {"error": message}
+    if field is not None:
+        body["field"] = field
+    return error(text=json.dumps(body), content_type="application/json")

@@ -94,12 +94,16 @@ async def test_history_pages_newest_first(daemon: Daemon) -> None:
     second_status, second = await daemon.api("GET", f"/api/v1/actions?limit=2&before="
                                              f"{first[-1]['id']}")
     bad, error = await daemon.api("GET", "/api/v1/actions?limit=0")
+    unknown, unknown_error = await daemon.api("GET", "/api/v1/actions?limt=2")
+    twice, twice_error = await daemon.api("GET", "/api/v1/actions?limit=1&limit=2")
 
     ids = [d["id"] for d in first + second]
     assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids) == 4
     assert "rel=\"next\"" in reply.headers["Link"]
     assert second_status == 200
     assert (bad, "limit" in error["error"]) == (400, True)
+    assert (unknown, unknown_error["field"]) == (400, "limt")
+    assert (twice, twice_error["field"]) == (400, "limit")
 
 
 async def test_pause_resume_and_breaker_reset(make_daemon: MakeDaemon) -> None:
