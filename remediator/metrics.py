@@ -9,6 +9,8 @@ fingerprints.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from remediator.planning.actions import ActionType
@@ -127,7 +129,18 @@ class SelfMetrics:
             registry=registry,
         )
 
+        self._children: dict[tuple[Counter, str], Any] = {}
         self._preset()
+
+    def count(self, counter: Counter, label: str, amount: float = 1.0) -> None:
+        """
+        `counter.labels(label).inc(amount)`, for the webhook's path: the labelled
+        child is looked up once, not at every request (a lock and a few checks each).
+        """
+        child = self._children.get((counter, label))
+        if child is None:
+            child = self._children[(counter, label)] = counter.labels(label)
+        child.inc(amount)
 
     def _preset(self) -> None:
         """

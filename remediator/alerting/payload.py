@@ -63,6 +63,9 @@ class Notification:
     truncated_alerts: int = 0
 
 
+GO_ZERO_TIME = "0001-01-01T00:00:00Z"
+"""Go's zero `time.Time`, which Alertmanager writes for an end not known."""
+
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
 """A JSON escape of a UTF-16 surrogate, `\\ud800` to `\\udfff`."""
 
@@ -226,7 +229,7 @@ def _alert(raw: Any, where: str, now: datetime, source: str, *, texts: bool) -> 
 
     ends_text = raw.get("endsAt")
     ends_at: datetime | None = None
-    if ends_text not in (None, ""):
+    if ends_text not in (None, "", GO_ZERO_TIME):  # what every firing alert carries
         if not isinstance(ends_text, str):
             raise PayloadError(
                 source, f"{where}.endsAt", f"must be a string, got {_kind(ends_text)}"

@@ -149,7 +149,7 @@ class Remediation:
         for status, count in (("firing", firing),
                               ("resolved", len(notification.alerts) - firing)):
             if count:
-                self.metrics.alerts.labels(status).inc(count)
+                self.metrics.count(self.metrics.alerts, status, count)
         if notification.truncated_alerts:
             self.metrics.truncated_alerts.inc(notification.truncated_alerts)
             webhook_logger.warning(
@@ -185,11 +185,11 @@ class Remediation:
                                             "group": group_hash(notification.group_key)},
             )
         if not changes.news:
-            self.metrics.notifications.labels("repeat").inc()
+            self.metrics.count(self.metrics.notifications, "repeat")
             self._repeats += 1
             self._repeated_alerts += len(notification.alerts)
             return changes
-        self.metrics.notifications.labels("new").inc()
+        self.metrics.count(self.metrics.notifications, "new")
         # The queue only: counting the firing set is a scan of the book, left to the
         # pass this wakes, so a storm of new episodes does not pay it per notification.
         self.metrics.queue_depth.set(self.book.pending_count)

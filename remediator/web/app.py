@@ -134,13 +134,13 @@ async def _count_webhook_replies(
     """Count every webhook reply by status code, errors included."""
     if request.path != WEBHOOK_PATH:
         return await handler(request)
-    counter = request.app[SERVICES].metrics.webhook_requests
+    metrics = request.app[SERVICES].metrics
     try:
         response = await handler(request)
     except web.HTTPException as error:
-        counter.labels(str(error.status)).inc()
+        metrics.count(metrics.webhook_requests, str(error.status))
         raise
-    counter.labels(str(response.status)).inc()
+    metrics.count(metrics.webhook_requests, str(response.status))
     return response
 
 
