@@ -201,22 +201,23 @@ class EpisodeBook:
         group = notification.group_key
         if not group or notification.truncated_alerts:
             return
-        before = self._groups.get(group)
-        if firing:
-            self._groups[group] = tuple(firing)
-        else:
-            self._groups.pop(group, None)
-        if not before:
-            return
-        for key in before:
+        waiting = []
+        for key in self._groups.get(group, ()):
             if key in present:
                 continue
             episode = self._firing.get(key)
-            if episode is None or not episode.handled or key in self._in_flight:
+            if episode is None:
+                continue  # resolved, expired or gone already
+            if not episode.handled or key in self._in_flight:
+                waiting.append(key)  # for the group's next notification to look at
                 continue
             self._unfire(key)
             self._settle(episode)
             changes.absent.append(key)
+        if firing or waiting:
+            self._groups[group] = (*firing, *waiting)
+        else:
+            self._groups.pop(group, None)
 
     def commit(self, changes: Absorbed) -> None:
         """The changes are stored: they are the book's now."""

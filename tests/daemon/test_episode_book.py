@@ -151,3 +151,27 @@ def test_an_episode_back_from_the_expiry_is_mapped_again_from_its_alert() -> Non
 
     [cause] = book.causes(now=T + EXPIRY + 2).values()
     assert [e.key for e in back.revived] == list(cause.episodes)
+
+
+def test_an_alert_left_out_before_it_was_evaluated_leaves_at_the_next_notification() -> None:
+    """Evaluated first, whatever its group does: then the group's next send takes it out."""
+    book = mapped_book()
+    group = '{}:{deployment="llm-gateway"}'
+    one, two = alert(P95, pod="a"), alert(P95, pod="b")
+
+    def absorbed(*alerts: dict[str, Any], now: float) -> Absorbed:
+        parsed = parse_notification(body(notification(*alerts, group_key=group)),
+                                    now=datetime.fromtimestamp(now, UTC))
+        changes = book.absorb(parsed, now=now)
+        book.commit(changes)
+        return changes
+
+    first = absorbed(one, two, now=T)
+    early = absorbed(two, now=T + 1)  # before the worker looked at either
+    still = sorted(e.key for e in book.firing(now=T + 1))
+    book.mark_handled(first.new)
+    later = absorbed(two, now=T + 2)
+
+    assert early.absent == [] and len(still) == 2
+    assert later.absent == [first.new[0].key]
+    assert [e.key for e in book.firing(now=T + 2)] == [first.new[1].key]
