@@ -136,8 +136,9 @@ class EpisodeBook:
         self._rejected: dict[str, Rejected] = {}
         """Firing episodes whose alert asks for something we refuse."""
 
-        self._groups: dict[str, tuple[str, ...]] = {}
-        """Per Alertmanager group (`groupKey`): the keys its last notification had firing."""
+        self._groups: dict[tuple[str, str], tuple[str, ...]] = {}
+        """Per Alertmanager and group (`externalURL`, `groupKey`): the keys its last
+        notification had firing (and those left out of it before they were evaluated)."""
 
     def load(self, episodes: Iterable[EpisodeRecord]) -> None:
         for episode in sorted(episodes, key=lambda e: e.last_seen):
@@ -171,6 +172,8 @@ class EpisodeBook:
                         continue  # resolved stays resolved, as below
                     if known is None and key in self._lapsed:
                         known, lapsed = self._revivable(alert, key), True
+            if known is not None and known.left_out:
+                lapsed = True  # left out of its group's last notification, now back
             updated = self._absorb_alert(alert, known, now, changes, lapsed=lapsed)
             if updated is not None:
                 seen[key] = updated
@@ -194,13 +197,17 @@ class EpisodeBook:
         its critical twin, silenced) or resolved unseen: Alertmanager never
         sends the resolve of an alert it muted. Left in the firing set, it
         would wait for the expiry (hours) and could join a combined action
-        meanwhile. It is not taken as resolved: sent again, it comes back.
-        Only episodes already evaluated leave; the others are taken out by the
-        group's next notification, once evaluated.
+        meanwhile. It is not taken as resolved: it is stored as left out (so a
+        restart keeps it out) and, sent again, it comes back. Only episodes
+        already evaluated leave; the others are looked at again by the group's
+        next notification. A notification without alerts, which Alertmanager
+        never sends, says nothing about its group.
         """
-        group = notification.group_key
-        if not group or notification.truncated_alerts:
+        # Per Alertmanager too: the peers of an HA pair each send the group as they
+        # see it, and only one peer's notifications follow one another.
+        if not notification.group_key or notification.truncated_alerts or not present:
             return
+        group = (notification.external_url, notification.group_key)
         waiting = []
         for key in self._groups.get(group, ()):
             if key in present:
@@ -211,8 +218,10 @@ class EpisodeBook:
             if not episode.handled or key in self._in_flight:
                 waiting.append(key)  # for the group's next notification to look at
                 continue
-            self._unfire(key)
-            self._settle(episode)
+            # Stored, so that a restart does not bring it back into the firing set.
+            gone = _replace(episode, left_out=True)
+            changes.writes.append(gone)
+            self._in_flight[key] = (gone, changes)
             changes.absent.append(key)
         if firing or waiting:
             self._groups[group] = (*firing, *waiting)
@@ -250,8 +259,10 @@ class EpisodeBook:
             if episode.handled:
                 self._settle(episode)
             return
-        if episode.last_seen < self._horizon:
-            self._unfire(key)  # lapsed already (loaded, or evaluated after it expired)
+        if episode.last_seen < self._horizon or episode.left_out:
+            # Lapsed already (loaded, or evaluated after it expired), or left out of
+            # its group's notifications.
+            self._unfire(key)
             if episode.handled:
                 self._settle(episode)
             return
@@ -361,7 +372,7 @@ class EpisodeBook:
         # Lapsed: expired, or left out of its group's notification (`_left_out`).
         expired = lapsed or now - known.last_seen > self.expiry_seconds
         if expired:
-            episode = _replace(known, last_seen=now, handled=False,
+            episode = _replace(known, last_seen=now, handled=False, left_out=False,
                                labels=dict(alert.labels))
             changes.revived.append(episode)
             changes.writes.append(episode)

@@ -184,6 +184,8 @@ class Remediation:
                 len(changes.absent), extra={"absent": len(changes.absent),
                                             "group": group_hash(notification.group_key)},
             )
+            # No pass follows a notification that only leaves alerts out.
+            self.metrics.firing.set(self.book.firing_count(now=now))
         if not changes.news:
             self.metrics.count(self.metrics.notifications, "repeat")
             self._repeats += 1

@@ -74,6 +74,10 @@ class EpisodeRecord:
     handled: bool = False
     """False until the worker has evaluated the episode's latest state."""
 
+    left_out: bool = False
+    """Firing, but no longer in its Alertmanager group's notifications (muted, or
+    resolved unseen): not in the firing set until it is sent again."""
+
     key: str = dataclasses.field(init=False, repr=False, compare=False)
     """`fingerprint@startsAt`, worked out once: a pass asks it of many episodes."""
 
@@ -90,6 +94,7 @@ class EpisodeRecord:
             "labels": None if self.labels is None else dict(self.labels),
             "first_seen": self.first_seen, "last_seen": self.last_seen,
             "ends_at": self.ends_at, "resolved_at": self.resolved_at, "handled": self.handled,
+            "left_out": self.left_out,
         }
 
     @classmethod

@@ -426,3 +426,49 @@ async def test_an_alert_back_in_its_group_fires_again_without_a_new_decision(
     assert status == 200 and reply["new"] == 0
     assert sorted(e["labels"]["pod"] for e in back) == ["a", "b"]
     assert len(await daemon.decisions()) == 1
+
+
+async def test_an_alert_left_out_stays_out_after_a_restart(make_daemon: MakeDaemon) -> None:
+    """Stored as left out: a restarted daemon does not take it for firing again."""
+    critical = alert(P95, namespace="default")
+    throughput = alert("LLMThroughputLowWarning", namespace="default")
+    group = '{}:{namespace="default"}'
+    first = await make_daemon()
+    await first.post(notification(critical, throughput, group_key=group))
+    await first.settle()
+    await first.post(notification(throughput, group_key=group))
+    await first.settle()
+    firing_gauge = first.sample("remediator_episodes_firing")
+    await first.client.close()
+
+    restarted = await make_daemon()
+    await restarted.settle()
+    _, firing = await restarted.api("GET", "/api/v1/alerts")
+    status, reply = await restarted.post(notification(critical, throughput, group_key=group))
+    await restarted.settle()
+    _, back = await restarted.api("GET", "/api/v1/alerts")
+
+    assert firing_gauge == 1
+    assert [e["alertname"] for e in firing] == ["LLMThroughputLowWarning"]
+    assert status == 200 and reply["new"] == 0
+    assert sorted(e["alertname"] for e in back) == [P95, "LLMThroughputLowWarning"]
+
+
+async def test_each_alertmanager_of_a_pair_is_followed_on_its_own(daemon: Daemon) -> None:
+    """
+    Peers that see a group differently for a while do not take turns taking an
+    alert out and bringing it back; a notification without alerts says nothing.
+    """
+    critical, throughput = alert(P95), alert("LLMThroughputLowWarning")
+    group = '{}:{namespace="default"}'
+    for _ in range(3):
+        await daemon.post(notification(critical, throughput, group_key=group,
+                                       external_url="http://am-0:9093"))
+        await daemon.post(notification(critical, group_key=group,
+                                       external_url="http://am-1:9093"))
+        await daemon.post(notification(group_key=group, external_url="http://am-0:9093"))
+        await daemon.settle()
+    _, firing = await daemon.api("GET", "/api/v1/alerts")
+
+    assert sorted(e["alertname"] for e in firing) == [P95, "LLMThroughputLowWarning"]
+    assert daemon.sample("remediator_notifications_total", result="new") == 1
