@@ -23,6 +23,7 @@ LAYER_OF = {
     "remediation": "operation", "guarding": "operation", "execution": "operation",
     "notify": "operation", "results_watch": "operation", "exporting": "operation",
     "metrics": "operation", "logs": "operation", "leadership": "operation",
+    "allocator": "operation",
     "state": "state",
     "k8s": "cluster",
     "bench": "domain", "planning": "domain", "alerting": "domain",

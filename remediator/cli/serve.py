@@ -59,12 +59,13 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from remediator import logs
+    from remediator import allocator, logs
     from remediator.config import loading
     from remediator.leadership import Leadership, elector_for
     from remediator.web.app import create_app
 
     logs.setup(level=getattr(logging, args.log_level.upper()))
+    allocator.return_large_blocks()
     settings = loading.load_settings(
         args.config,
         overrides={
