@@ -47,6 +47,12 @@ async def decider_for(store: SqliteStore, clock: FakeClock, executor: Any = None
     return decider
 
 
+def firing(fingerprint: str, clock: FakeClock) -> EpisodeRecord:
+    """A firing episode of the p95 alert, first seen now."""
+    return EpisodeRecord(fingerprint, "2024-05-01T10:00:00.000000+00:00",
+                         "LLMLatencyP95Critical", {}, "firing", clock(), clock())
+
+
 def outcome(decision: DecisionRecord | None) -> str:
     assert decision is not None
     return decision.skip or decision.outcome
@@ -260,11 +266,7 @@ async def test_a_new_episode_joining_a_deferred_scale_is_recorded_once_alone(
     clock = FakeClock()
     decider = await decider_for(store, clock)
 
-    def firing(fingerprint: str) -> EpisodeRecord:
-        return EpisodeRecord(fingerprint, "2024-05-01T10:00:00.000000+00:00",
-                             "LLMLatencyP95Critical", {}, "firing", clock(), clock())
-
-    first, second, third = firing("f1"), firing("f2"), firing("f3")
+    first, second, third = (firing(name, clock) for name in ("f1", "f2", "f3"))
     executed = await decider.decide(scale(5), episodes=[first])
     clock.advance(10)
     deferred = await decider.decide(scale(5), episodes=[first, second])
@@ -545,16 +547,15 @@ async def test_a_pass_records_what_each_action_alone_would(store: SqliteStore) -
     executor = RecordingExecutor()
     decider = await decider_for(store, clock, executor=executor)
 
-    def firing(fingerprint: str) -> dict[str, EpisodeRecord]:
-        episode = EpisodeRecord(fingerprint, "2024-05-01T10:00:00.000000+00:00",
-                                "LLMLatencyP95Critical", {}, "firing", clock(), clock())
+    def by_key(fingerprint: str) -> dict[str, EpisodeRecord]:
+        episode = firing(fingerprint, clock)
         return {episode.key: episode}
 
-    await decider.decide(scale(5), episodes=firing("f1"))
-    await decider.decide(rollback(BACKEND), episodes=firing("f2"))
+    await decider.decide(scale(5), episodes=by_key("f1"))
+    await decider.decide(rollback(BACKEND), episodes=by_key("f2"))
     clock.advance(10)
-    await decider.decide_all([(scale(5), firing("f3")), (rollback(BACKEND), firing("f4")),
-                              (scale(3, BACKEND), firing("f5"))])
+    await decider.decide_all([(scale(5), by_key("f3")), (rollback(BACKEND), by_key("f4")),
+                              (scale(3, BACKEND), by_key("f5"))])
 
     decisions = list(reversed(await store.decisions(limit=10)))
     assert [(d.type, outcome(d), d.alert and d.alert.fingerprint) for d in decisions[2:]] == [
@@ -571,8 +572,7 @@ async def test_deferrals_a_failed_write_lost_are_recorded_by_the_next_pass(
     await store.open()
     clock = FakeClock()
     decider = await decider_for(store, clock)
-    episode = EpisodeRecord("f2", "2024-05-01T10:00:00.000000+00:00", "LLMLatencyP95Critical",
-                            {}, "firing", clock(), clock())
+    episode = firing("f2", clock)
     await decider.decide(scale(5))
     clock.advance(10)
 
@@ -593,11 +593,7 @@ async def test_a_deferral_recorded_before_a_restart_is_not_recorded_again(
     clock = FakeClock()
     decider = await decider_for(store, clock)
 
-    def firing(fingerprint: str) -> EpisodeRecord:
-        return EpisodeRecord(fingerprint, "2024-05-01T10:00:00.000000+00:00",
-                             "LLMLatencyP95Critical", {}, "firing", clock(), clock())
-
-    first, second, third = firing("f1"), firing("f2"), firing("f3")
+    first, second, third = (firing(name, clock) for name in ("f1", "f2", "f3"))
     await decider.decide(scale(5), episodes=[first])
     clock.advance(10)
     await decider.decide(scale(5), episodes=[first, second])
