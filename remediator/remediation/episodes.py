@@ -467,7 +467,16 @@ class EpisodeBook:
             del self._resolved[digest]
         for key in lapsed:
             del self._lapsed[key]
+        # A group that sends no more (its alerts expired) would otherwise stay forever.
+        for group in [g for g, keys in self._groups.items()
+                      if not any(key in self._firing for key in keys)]:
+            del self._groups[group]
         return gone + lapsed
+
+    @property
+    def group_count(self) -> int:
+        """Alertmanager groups whose last notification is remembered."""
+        return len(self._groups)
 
     @property
     def known_count(self) -> int:

@@ -175,3 +175,20 @@ def test_an_alert_left_out_before_it_was_evaluated_leaves_at_the_next_notificati
     assert early.absent == [] and len(still) == 2
     assert later.absent == [first.new[0].key]
     assert [e.key for e in book.firing(now=T + 2)] == [first.new[1].key]
+
+
+def test_a_group_that_sends_no_more_is_forgotten() -> None:
+    """Grouped by pod, pods come and go: what the book remembers of groups stays bounded."""
+    book = mapped_book()
+    for pod in range(3):
+        parsed = parse_notification(
+            body(notification(alert(P95, pod=str(pod)), group_key=f'{{}}:{{pod="{pod}"}}')),
+            now=datetime.fromtimestamp(T, UTC))
+        changes = book.absorb(parsed, now=T)
+        book.commit(changes)
+        book.mark_handled(changes.new)
+    book.expire(now=T + EXPIRY + 1)
+
+    book.forget(before=T - 1)
+
+    assert book.group_count == 0
