@@ -14,6 +14,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 from remediator import __version__
 from remediator.errors import RemediatorError
@@ -31,8 +32,23 @@ EXIT_BROKEN_PIPE = 128 + 13
 """As a shell reports a command killed by SIGPIPE."""
 
 
+class Parser(argparse.ArgumentParser):
+    """
+    argparse, with a wrong command line ending as one line, like every other
+    input error, and flags spelled out: an abbreviation that works today may
+    mean another flag once one is added.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="remediator",
         description="Turn benchmark results and Alertmanager alerts into safe Kubernetes "
         "remediation.",

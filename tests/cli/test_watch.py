@@ -633,3 +633,17 @@ def test_an_absent_figure_is_still_not_reported(tmp_path: Path) -> None:
     assert f"warning: {path}: latency_stats.p50_ms: missing; left unset" in done.stderr
     assert "P95 Latency:     80.00 ms" in done.stdout
     assert "P50 Latency:     n/a (not reported)" in done.stdout
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (("--resuls", "run.json"), "--resuls"),
+    (("--res", "run.json"), "--res"),  # abbreviations are not taken for --results
+    (("--fail-on", "high"), "'high'"),
+])
+def test_a_wrong_command_line_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...],
+                                                       named: str) -> None:
+    done = watch(tmp_path, *args)
+
+    assert 2 == done.returncode
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("remediator") and named in line and "--help" in line
