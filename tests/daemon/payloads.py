@@ -8,6 +8,12 @@ from typing import Any
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
+def at(minutes: float, seconds: float = 0) -> str:
+    """An RFC 3339 time that many minutes after 2024-05-01T10:00:00Z."""
+    total = int(minutes * 60 + seconds)
+    return f"2024-05-01T{10 + total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}Z"
+
+
 def alert(
     alertname: str,
     *,

@@ -27,7 +27,8 @@ from remediator.k8s.retrying import RetryPolicy
 from remediator.logs import JsonFormatter
 from remediator.planning.actions import Action, Target
 from tests.daemon.conftest import Daemon, MakeDaemon
-from tests.daemon.payloads import alert, body, notification, resolved
+from tests.daemon.payloads import alert, at, body, notification, resolved
+from tests.daemon.scenarios import burst_repeat_and_refire
 from tests.daemon.support import T0, RecordingExecutor, make_settings, scale
 from tests.fakekube.harness import FakeKube
 
@@ -35,12 +36,6 @@ EXECUTING = {"execution.auto_execute": True, "server.allow_insecure": True}
 P95 = "LLMLatencyP95Critical"
 GROUP_KEY = ('{}/{severity=~"^(?:page)$"}:{alertname="LLMLatencyP95Critical",'
              ' namespace="shop"}')
-
-
-def at(minutes: float) -> str:
-    """An RFC 3339 time that many minutes after 2024-05-01T10:00:00Z."""
-    total = int(minutes * 60)
-    return f"2024-05-01T{10 + total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}Z"
 
 
 def custom(alertname: str, action: str, **fields: object) -> dict[str, object]:
@@ -387,19 +382,7 @@ async def test_burst_repeat_and_new_episode_on_a_cluster_of_three_replicas(
         executor = KubernetesExecutor(settings, api, retry=RetryPolicy(attempts=3,
                                                                        max_delay=0.01))
         daemon = await make_daemon(settings, executor=executor)
-        group = [alert(P95, instance=f"10.0.0.{n}:8000") for n in range(4)]
-
-        await daemon.post(notification(*group))
-        await daemon.settle()
-        daemon.clock.advance(330)
-        _, repeat = await daemon.post(notification(*group))
-        await daemon.settle()
-        daemon.clock.advance(90)
-        await daemon.post(notification(*[resolved(a, at(7)) for a in group]))
-        daemon.clock.advance(120)
-        await daemon.post(notification(*[alert(P95, instance=f"10.0.0.{n}:8000",
-                                               starts_at=at(9)) for n in range(4)]))
-        await daemon.settle()
+        repeat = await burst_repeat_and_refire(daemon, P95)
 
     first, again = await daemon.decisions()
     scaled = [r for r in fake_kube.requests if r.verb in ("patch", "update")

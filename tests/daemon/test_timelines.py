@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from tests.daemon.conftest import MakeDaemon
-from tests.daemon.payloads import alert, notification, resolved
+from tests.daemon.payloads import alert, at, notification, resolved
+from tests.daemon.scenarios import burst_repeat_and_refire
 from tests.daemon.support import RecordingExecutor
 
 EXECUTING = {"execution.auto_execute": True, "server.allow_insecure": True}
-
-
-def at(minutes: float, seconds: float = 0) -> str:
-    """An RFC 3339 time that many minutes after 2024-05-01T10:00:00Z."""
-    total = int(minutes * 60 + seconds)
-    return f"2024-05-01T{10 + total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}Z"
 
 
 async def test_warning_then_critical_in_separate_notifications_escalates(
@@ -69,20 +64,7 @@ async def test_repeat_acts_not_and_a_new_episode_is_judged_afresh(
     executor = RecordingExecutor()
     daemon = await make_daemon(executor=executor, **EXECUTING,
                                **{"guard.cooldowns.scale": 300})
-    group = [alert("LLMLatencyP95Critical", instance=f"10.0.0.{n}:8000") for n in range(4)]
-
-    await daemon.post(notification(*group))
-    await daemon.settle()
-    daemon.clock.advance(330)
-    _, repeat = await daemon.post(notification(*group))
-    await daemon.settle()
-    daemon.clock.advance(90)
-    await daemon.post(notification(*[resolved(a, at(7)) for a in group]))
-    daemon.clock.advance(120)
-    again = [alert("LLMLatencyP95Critical", instance=f"10.0.0.{n}:8000", starts_at=at(9))
-             for n in range(4)]
-    await daemon.post(notification(*again))
-    await daemon.settle()
+    repeat = await burst_repeat_and_refire(daemon, "LLMLatencyP95Critical")
 
     assert repeat["repeat"] is True
     assert [a.replicas for a in executor.actions] == [5, 5]

@@ -11,6 +11,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -154,12 +155,7 @@ async def test_serve_flags_choose_the_cluster_and_revert_config_undoes_the_patch
             await ready(server, session)
             warning = payloads.notification(payloads.alert("LLMErrorRateWarning",
                                                            severity="warning"))
-            async with session.post(
-                f"{server.url}/webhook/alertmanager", data=payloads.body(warning),
-                headers={"Authorization": f"Bearer {TOKEN}",
-                         "Content-Type": "application/json"},
-            ) as response:
-                assert response.status == 200, await response.text()
+            await post_notification(server, session, warning)
             await fake_kube.cluster.wait_for(lambda: config_value(fake_kube) == "50",
                                              timeout_seconds=20, what="the config patch")
             patched = await settled(server, session)
@@ -181,6 +177,16 @@ async def test_serve_flags_choose_the_cluster_and_revert_config_undoes_the_patch
     assert not any(key.startswith("remediator.io/")
                    for key in configmap["metadata"].get("annotations") or {})
     assert restarted is not None and restarted_at(fake_kube, "llm-backend") != restarted
+
+
+async def post_notification(server: Server, session: aiohttp.ClientSession,
+                            document: dict[str, Any]) -> None:
+    """Send it as Alertmanager does, with the token; the daemon must take it."""
+    async with session.post(
+        f"{server.url}/webhook/alertmanager", data=payloads.body(document),
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    ) as response:
+        assert response.status == 200, await response.text()
 
 
 async def ready(server: Server, session: aiohttp.ClientSession) -> None:
@@ -261,12 +267,7 @@ async def test_the_daemon_with_a_broken_kubeconfig_records_one_line_reasons(
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
             await ready(server, session)
             critical = payloads.notification(payloads.alert("LLMLatencyP95Critical"))
-            async with session.post(
-                f"{server.url}/webhook/alertmanager", data=payloads.body(critical),
-                headers={"Authorization": f"Bearer {TOKEN}",
-                         "Content-Type": "application/json"},
-            ) as response:
-                assert response.status == 200, await response.text()
+            await post_notification(server, session, critical)
             decided = await settled(server, session)
     finally:
         await server.stop()
