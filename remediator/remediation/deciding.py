@@ -415,22 +415,19 @@ class Decider:
         if decision.counted or decision.outcome != "skipped":
             self._last_skip.pop(decision.action_key, None)
         elif decision.skip is not None and decision.episodes:
-            reason, named = self._last_skip.get(decision.action_key, ("", set()))
-            if reason != decision.skip:
-                self._last_skip[decision.action_key] = (decision.skip, set(decision.episodes))
-            else:
-                named.update(decision.episodes)
+            self._note_named(decision.action_key, decision.skip, decision.episodes)
 
     def _named(self, action: Action, verdict: Verdict, decision: DecisionRecord) -> None:
         """A deferral is stored: its episodes need not be named again for that reason."""
-        if verdict.passed:
-            return
-        assert verdict.skip is not None
-        reason, named = self._last_skip.get(action.key, ("", set()))
-        if reason != verdict.skip:
-            self._last_skip[action.key] = (verdict.skip, set(decision.episodes))
+        if verdict.skip is not None:
+            self._note_named(action.key, verdict.skip, decision.episodes)
+
+    def _note_named(self, action_key: str, skip: str, episodes: list[str]) -> None:
+        reason, named = self._last_skip.get(action_key, ("", set()))
+        if reason != skip:
+            self._last_skip[action_key] = (skip, set(episodes))
         else:
-            named.update(decision.episodes)
+            named.update(episodes)
 
     def _note_retry(self, verdict: Verdict) -> None:
         self._note_retry_at(verdict.retry_at)

@@ -172,17 +172,7 @@ class KubeStore:
         return {e.key: dict(e.labels) for e in found if e is not None and e.labels is not None}
 
     async def add_decision(self, decision: DecisionRecord) -> DecisionRecord:
-        def change(state: _State) -> int:
-            # Applied again on each retry, so the id is the fresh copy's next.
-            given = state.next_id
-            state.next_id += 1
-            stored = DecisionRecord.from_json(decision.to_json())
-            stored.id = given
-            state.decisions[given] = stored
-            return given
-
-        decision.id = await self._update(change, "add a decision")
-        return decision
+        return (await self.add_decisions([decision]))[0]
 
     async def add_decisions(self, decisions: Sequence[DecisionRecord]) -> list[DecisionRecord]:
         if not decisions:

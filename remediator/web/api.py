@@ -139,11 +139,7 @@ async def revert_config(request: web.Request) -> web.Response:
 async def push_results(request: web.Request) -> web.Response:
     require_auth(request)
     daemon = services(request)
-    unknown = sorted(set(request.query) - PUSH_PARAMETERS)
-    if unknown:
-        return web.json_response({
-            "error": f"unknown query parameter {unknown[0]!r} (known: format, run)",
-            "field": unknown[0]}, status=400)
+    _known_parameters(request, PUSH_PARAMETERS)
     format = request.query.get("format") or None
     run = _whole(request, "run", None, low=0, high=1_000_000)
     data = await read_body(request)
