@@ -135,9 +135,19 @@ def _parse(body: bytes, *, now: datetime, source: str) -> tuple[Notification, bo
             f"payload version {version!r} is not supported: Alertmanager 0.6 and later"
             " send version \"4\"",
         )
+    # Only a \uD800-\uDFFF escape can make a lone surrogate: without one, skip the checks.
+    texts = _SURROGATE_ESCAPE.search(body) is not None
     group_key = _optional_string(document, "groupKey", source)
     receiver = _optional_string(document, "receiver", source)
     external_url = _optional_string(document, "externalURL", source)
+    # Not used (each alert's own status decides, and its own labels), but a wrong
+    # one means the sender is not Alertmanager: refused rather than ignored.
+    group_status = document.get("status")
+    if group_status is not None and group_status not in ("firing", "resolved"):
+        raise PayloadError(source, "status",
+                           f"must be firing or resolved, got {group_status!r}")
+    for field in ("groupLabels", "commonLabels", "commonAnnotations"):
+        _string_map(document.get(field), field, source, texts=texts)
     truncated = document.get("truncatedAlerts", 0)
     if truncated is None:
         truncated = 0
@@ -151,8 +161,6 @@ def _parse(body: bytes, *, now: datetime, source: str) -> tuple[Notification, bo
     raw_alerts = document["alerts"]
     if not isinstance(raw_alerts, list):
         raise PayloadError(source, "alerts", f"must be a list, got {_kind(raw_alerts)}")
-    # Only a \uD800-\uDFFF escape can make a lone surrogate: without one, skip the checks.
-    texts = _SURROGATE_ESCAPE.search(body) is not None
     alerts = tuple(
         _alert(raw, f"alerts[{index}]", now, source, texts=texts)
         for index, raw in enumerate(raw_alerts)

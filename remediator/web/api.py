@@ -308,7 +308,8 @@ def _whole(request: web.Request, key: str, default: int | None, *, low: int, hig
     if text is None:
         return default
     if not text.isdigit() or not low <= int(text) <= high:
-        raise _http_error(400, f"{key} must be a whole number from {low} to {high}, got {text!r}")
+        raise _http_error(400, f"{key} must be a whole number from {low} to {high},"
+                               f" got {text!r}", field=key)
     return int(text)
 
 

@@ -102,6 +102,7 @@ async def test_history_pages_newest_first(daemon: Daemon) -> None:
     assert "rel=\"next\"" in reply.headers["Link"]
     assert second_status == 200
     assert (bad, "limit" in error["error"]) == (400, True)
+    assert error["field"] == "limit"
     assert (unknown, unknown_error["field"]) == (400, "limt")
     assert (twice, twice_error["field"]) == (400, "limit")
 

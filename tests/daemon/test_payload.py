@@ -121,6 +121,10 @@ def test_same_instant_in_two_spellings_is_one_start() -> None:
     ({"version": "4", "alerts": [{"labels": {}, "startsAt": "2024-05-01T10:00:00Z",
                                   "status": "pending"}]}, "alerts[0].status"),
     ({"version": "4", "truncatedAlerts": -1, "alerts": []}, "truncatedAlerts"),
+    ({"version": "4", "status": "pending", "alerts": []}, "status"),
+    ({"version": "4", "status": 5, "alerts": []}, "status"),
+    ({"version": "4", "groupLabels": 7, "alerts": []}, "groupLabels"),
+    ({"version": "4", "commonLabels": {"a": 1}, "alerts": []}, "commonLabels.a"),
     ({"version": "4", "groupKey": 43434343434343434343, "alerts": []}, "groupKey"),
 ])
 def test_bad_payloads_name_the_field(document: dict[str, object], field: str) -> None:
