@@ -234,6 +234,18 @@ class Store(Protocol):
         """
         ...
 
+    async def mark_handled(self, episodes: Sequence[EpisodeRecord]) -> None:
+        """
+        Flag these episodes evaluated where the stored record is still the state
+        that was evaluated: the same status and last change (`resolved_at`, or
+        else `last_seen`). A record changed since keeps its own flag.
+
+        Called without being waited for: a change stored after the evaluation
+        may land first, and is never overwritten by an older state. A flag lost
+        in a crash only makes the next start evaluate the episode again.
+        """
+        ...
+
     async def episode_labels(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
         """The stored labels of these episodes, by key (a key not stored is left out)."""
         ...

@@ -166,6 +166,20 @@ class KubeStore:
 
         await self._update(change, "save episodes")
 
+    async def mark_handled(self, episodes: Sequence[EpisodeRecord]) -> None:
+        if not episodes:
+            return
+        evaluated = [(e.key, e.status, e.resolved_at or e.last_seen) for e in episodes]
+
+        def change(state: _State) -> None:
+            for key, status, last_change in evaluated:
+                stored = state.episodes.get(key)
+                if (stored is not None and stored.status == status
+                        and (stored.resolved_at or stored.last_seen) == last_change):
+                    stored.handled = True
+
+        await self._update(change, "flag evaluated episodes")
+
     async def episode_labels(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
         state, _ = await self._read()
         found = (state.episodes.get(key) for key in keys)

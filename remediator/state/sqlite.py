@@ -67,6 +67,11 @@ ON CONFLICT (key) DO UPDATE SET
     END
 """
 
+_MARK_HANDLED = """
+UPDATE episodes SET data = json_set(data, '$.handled', json('true'))
+WHERE key = ? AND status = ? AND last_change = ?
+"""
+
 T = TypeVar("T")
 
 Write = Callable[[sqlite3.Connection], Any]
@@ -111,6 +116,11 @@ class SqliteStore:
         ]
         if rows:
             await self._write(functools.partial(_execute_many, _SAVE_EPISODE, rows))
+
+    async def mark_handled(self, episodes: Sequence[EpisodeRecord]) -> None:
+        rows = [(e.key, e.status, e.resolved_at or e.last_seen) for e in episodes]
+        if rows:
+            await self._write(functools.partial(_execute_many, _MARK_HANDLED, rows))
 
     async def episode_labels(self, keys: Sequence[str]) -> dict[str, dict[str, str]]:
         # The keys go in as one JSON array: no statement built from them, no limit
@@ -187,6 +197,7 @@ class SqliteStore:
         try:
             while self._writes:
                 batch, self._writes = self._writes, []
+
                 try:
                     results = await self._call(self._commit, [write for write, _ in batch])
                 except Exception as error:  # the thread is gone: every caller must hear it

@@ -90,6 +90,27 @@ async def test_an_episode_saved_without_labels_keeps_those_stored(store: Store) 
     assert labels == {first.key: first.labels}
 
 
+async def test_an_episode_is_flagged_evaluated_only_in_the_state_evaluated(
+        store: Store, reopen: Reopen) -> None:
+    """
+    The worker flags what it evaluated without waiting: a change stored
+    meanwhile (here a resolve) is neither overwritten nor flagged.
+    """
+    evaluated, untouched = episode("1111111111111111"), episode("2222222222222222")
+    await store.save_episodes([evaluated, untouched])
+    changed = episode("1111111111111111", status="resolved", seen=2000.0)
+    await store.save_episodes([changed, episode("3333333333333333")])
+
+    await store.mark_handled([evaluated, episode("2222222222222222"),
+                              episode("9999999999999999")])
+    again = await reopen()
+
+    kept = {e.fingerprint: (e.status, e.handled) for e in await again.load_episodes()}
+    assert kept == {"1111111111111111": ("resolved", False),
+                    "2222222222222222": ("firing", True),
+                    "3333333333333333": ("firing", False)}
+
+
 async def test_decision_ids_increase_and_list_newest_first(store: Store) -> None:
     """Ids grow with each decision; the history pages newest first."""
     added = [await store.add_decision(decision(1000.0 + n)) for n in range(5)]
