@@ -103,8 +103,7 @@ class Guard:
         if decision.episodes:
             # A decision is remembered twice, pending then with its outcome: a failure
             # takes back the cover its pending record gave, so the action may be retried.
-            about = decision.target or decision.action_key.partition(":")[2]
-            covered = self._covered.setdefault(about, {})
+            covered = self._covered.setdefault(_about(decision), {})
             for key in decision.episodes:
                 cover = _uncover(covered.get(key), decision.id)
                 if decision.covering:
@@ -115,6 +114,23 @@ class Guard:
                     covered[key] = cover
         if decision.counted and decision.target:
             self._acted_on.setdefault(decision.target, set()).update(decision.episodes)
+
+    def renumber(self, decision: DecisionRecord, provisional: int, *, stored: bool) -> None:
+        """
+        A deferral was remembered under a provisional id before it was stored:
+        its cover goes under its stored id now, or goes if it was not stored.
+        """
+        covered = self._covered.get(_about(decision))
+        if not decision.covering or covered is None:
+            return
+        for key in decision.episodes:
+            cover = _uncover(covered.get(key), provisional)
+            if stored:
+                cover = _cover(cover, decision.id)
+            if cover is None:
+                covered.pop(key, None)
+            else:
+                covered[key] = cover
 
     def forget(self, *, now: float) -> None:
         """Drop what no check can look at any more (the store prunes its own copy)."""
@@ -325,6 +341,11 @@ Cover = int | frozenset[int]
 
 A set for each of the thousands of episodes one decision names would be most of
 what the guard holds in a storm; the one id is shared with the decision."""
+
+
+def _about(decision: DecisionRecord) -> str:
+    """The decision's subject (`subject` of its action), from the record."""
+    return decision.target or decision.action_key.partition(":")[2]
 
 
 def _cover(cover: Cover | None, decision: int) -> Cover:

@@ -19,10 +19,11 @@ local dry run, which contacts nothing, when execution is off.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import operator
 import time
-from collections.abc import Callable, Iterable, KeysView, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from remediator import logs
@@ -37,6 +38,8 @@ from remediator.metrics import SKIP_REASONS, SelfMetrics
 from remediator.notify.notifier import Notifier
 from remediator.planning import commands
 from remediator.planning.actions import Action, ActionType, Target
+from remediator.remediation.episodes import Joined
+from remediator.remediation.unawaited import Unawaited
 from remediator.state.base import AlertRef, DecisionRecord, EpisodeRecord, Store, TargetState
 
 logger = logging.getLogger("remediator.remediation")
@@ -48,6 +51,9 @@ INTERRUPTED = (
     " so it is not repeated automatically"
 )
 NOTIFIED_OUTCOMES = {"executed", "refused", "failed"}
+LOST_RETRY_SECONDS = 1.0
+"""How soon deferrals whose write failed are recorded again."""
+
 NOT_LEADER = (
     "not_leader: leadership was lost before it was carried out; nothing was done, and the"
     " next leader decides it again"
@@ -58,15 +64,32 @@ class LeadershipLost(Exception):
     """This replica is no longer the leader: stop deciding, leave the rest pending."""
 
 
+Behind = dict[str, EpisodeRecord] | Joined
+"""The episodes behind an action by key, oldest first (the book's own, not copies)."""
+
+
+@dataclasses.dataclass(slots=True)
+class Deferral:
+    """What the recorded decisions of one deferred action have named, for one reason."""
+
+    reason: str
+    named: set[str]
+    causes: tuple[str, ...] = ()
+    """The causes of the action when `complete` was set."""
+
+    complete: int = -1
+    """The worker's pass whose check found every episode behind the action named."""
+
+
 class Decider:
     def __init__(self, settings: Settings, *, store: Store, executor: Executor,
                  metrics: SelfMetrics | None = None, notifier: Notifier | None = None,
                  leadership: Leadership | None = None, dry_run: Executor | None = None,
-                 clock: Clock = time.time) -> None:
+                 clock: Clock = time.time, wake: Callable[[], None] | None = None) -> None:
         """
         `dry_run` carries out what the guard holds back (default: from the
         settings, server-side or local); `leadership` says whether we may act
-        (default: always).
+        (default: always); `wake` starts the worker's next pass.
         """
         self.settings = settings
         self.store = store
@@ -79,17 +102,31 @@ class Decider:
         self.dry_run = dry_run or dry_run_executor_for(settings)
         self.local_dry_run = DryRunExecutor()
         """Investigate actions run nothing: recorded as a local dry run wherever we are."""
+        self.wake = wake
+        self.unawaited = Unawaited(metrics)
+        """The deferrals being stored that no pass waits for."""
+
         self.next_retry: float | None = None
         """The earliest time a deferred action (cooldown, rate limit, breaker) may pass."""
 
-        self._last_skip: dict[str, tuple[str, set[str]]] = {}
+        self._last_skip: dict[str, Deferral] = {}
         """Per deferred action: the reason it was deferred for, and the episodes named so far."""
+
+        self._pass = 0
+        """The worker's passes through `decide_all`, counted."""
+
+        self._provisional = 0
+        """The last id given to deferrals not stored yet (below zero, never a stored one)."""
 
     async def load(self) -> None:
         """Rebuild the guard's memory; settle decisions a crash left pending."""
         now = self.clock()
         decisions = await self.guard.load(self.store, now=now)
         # The deferrals already recorded, so a restart does not record them again.
+        # After a failover the store holds what another leader evaluated: the next
+        # pass looks at every episode behind a deferral, not only its fresh ones.
+        for deferral in self._last_skip.values():
+            deferral.complete = -1
         for decision in decisions:
             self._replay(decision)
         for decision in [d for d in decisions if d.outcome == "pending"]:
@@ -122,13 +159,13 @@ class Decider:
         if not gone:
             return
         self.guard.forget_episodes(gone)
-        for _, named in self._last_skip.values():
-            named -= gone
+        for deferral in self._last_skip.values():
+            deferral.named -= gone
 
     # --- deciding ----------------------------------------------------------
 
     async def decide(self, action: Action, *,
-                     episodes: Sequence[EpisodeRecord] | dict[str, EpisodeRecord] = (),
+                     episodes: Sequence[EpisodeRecord] | Behind = (),
                      alert: AlertRef | None = None) -> DecisionRecord | None:
         """
         Guard, record, execute and record again; None when it repeats a decision.
@@ -138,7 +175,7 @@ class Decider:
         operators); `alert` names the cause when there are no episodes.
         Raises `LeadershipLost` when this replica may no longer act.
         """
-        behind = episodes if isinstance(episodes, dict) else {e.key: e for e in episodes}
+        behind = episodes if isinstance(episodes, Mapping) else {e.key: e for e in episodes}
 
         # Check and record under one lock: two coroutines never both pass.
         async with self.guard.lock:
@@ -190,19 +227,27 @@ class Decider:
         self._recorded(decision, action)
         return decision
 
-    async def decide_all(self, planned: Sequence[tuple[Action, dict[str, EpisodeRecord]]]
-                         ) -> None:
+    async def decide_all(self, planned: Sequence[tuple[Action, Behind]], *,
+                         fresh: Collection[str] | None = None) -> None:
         """
         Decide a pass's actions in plan order, each as `decide` would, with the
         deferrals between two actions that pass stored in one write.
 
+        `fresh` are the keys of the episodes this pass evaluates: those changed
+        since the last pass. A deferral recorded again names only the episodes
+        that joined it, and when the last pass found every other one named,
+        only the fresh need looking at; otherwise (the first pass, a write that
+        failed, a pass cut short, causes that changed) all of them are.
+
         In a storm most of a pass's actions are deferred (a cooldown, the rate
         limit) for the episodes that joined them; one write for all of them,
-        instead of one each, is what keeps a pass short while the webhook's
-        writes share the store. An action whose subject a deferral of the batch
-        already has is checked only after that deferral is stored, since it may
-        settle the same episodes. Raises `LeadershipLost` as `decide` does.
+        not waited for (`_record_unawaited`), is what keeps a pass short while
+        the webhook's writes share the store. An action whose subject a
+        deferral of the batch already has is checked only after that deferral
+        is remembered, since it may settle the same episodes. Raises
+        `LeadershipLost` as `decide` does.
         """
+        self._pass += 1
         position = 0
         while position < len(planned):
             batch: list[tuple[Action, Verdict, DecisionRecord]] = []
@@ -218,7 +263,7 @@ class Decider:
                         continue
                     if any(subject(action) == subject(other) for other, _, _ in batch):
                         break
-                    checked = self._check(action, behind, None, now=now)
+                    checked = self._check(action, behind, None, now=now, fresh=fresh)
                     if checked is not None and checked[0].passed:
                         passing = planned[position]
                         position += 1
@@ -226,25 +271,71 @@ class Decider:
                     position += 1
                     if checked is not None:
                         batch.append((action, *checked))
+                for _, verdict, _ in batch:
+                    self._note_retry(verdict)
                 if batch:
-                    await self.store.add_decisions([record for _, _, record in batch])
-                for action, verdict, decision in batch:
-                    self._named(action, verdict, decision)
-                    self.guard.remember(decision)
+                    self._record_unawaited(batch, complete=fresh is not None)
 
-            for action, verdict, decision in batch:
-                self._note_retry(verdict)
-                self._recorded(decision, action)
             if passing is not None:
-                # Checked again, and carried out, as on its own: nothing changed since.
+                # The deferrals before it are stored first, so that ids stay in the
+                # order of the decisions. Then checked again, and carried out, as on
+                # its own: nothing changed since.
+                await self.unawaited.drain()
                 await self.decide(passing[0], episodes=passing[1])
 
-    def _check(self, action: Action, behind: dict[str, EpisodeRecord], alert: AlertRef | None,
-               *, now: float) -> tuple[Verdict, DecisionRecord] | None:
+    def _record_unawaited(self, batch: list[tuple[Action, Verdict, DecisionRecord]], *,
+                          complete: bool) -> None:
+        """
+        Store deferrals without waiting for the write.
+
+        A deferral neither counts toward a cooldown or limit nor is carried
+        out, so no check needs it stored, only known: what it names is noted
+        now, so that the next pass does not record it again, and a deferral
+        that settles its episodes (below the priority threshold, observe mode)
+        covers them at once under a provisional id, the stored one once it is
+        stored. If the write fails, both are taken back and the next pass
+        records the deferrals again.
+        """
+        self._provisional -= 1
+        provisional = self._provisional
+        for action, verdict, decision in batch:
+            self._named(action, verdict, decision, complete=complete)
+            decision.id = provisional
+            self.guard.remember(decision)
+        self.unawaited.start(
+            self.store.add_decisions([decision for _, _, decision in batch]),
+            f"recording {len(batch)} deferred actions",
+            done=lambda _: self._deferrals_stored(batch, provisional),
+            failed=lambda _: self._deferrals_lost(batch, provisional),
+        )
+
+    def _deferrals_stored(self, batch: list[tuple[Action, Verdict, DecisionRecord]],
+                          provisional: int) -> None:
+        for action, _, decision in batch:
+            self.guard.renumber(decision, provisional, stored=True)
+            self._recorded(decision, action)
+
+    def _deferrals_lost(self, batch: list[tuple[Action, Verdict, DecisionRecord]],
+                        provisional: int) -> None:
+        """The deferrals were not stored: the next pass records them again, and soon."""
+        for action, verdict, decision in batch:
+            self.guard.renumber(decision, provisional, stored=False)
+            deferral = self._last_skip.get(action.key)
+            if deferral is not None and deferral.reason == verdict.skip:
+                deferral.named.difference_update(decision.episodes)
+                deferral.complete = -1
+        self._note_retry_at(self.clock() + LOST_RETRY_SECONDS)
+        if self.wake is not None:
+            self.wake()
+
+    def _check(self, action: Action, behind: Behind, alert: AlertRef | None,
+               *, now: float, fresh: Collection[str] | None = None
+               ) -> tuple[Verdict, DecisionRecord] | None:
         """
         The guard's verdict and the decision to record; None when there is none to
         record (a duplicate, or a deferral already recorded for these episodes).
-        Call with the guard's lock held; changes nothing but the metrics.
+        Call with the guard's lock held; changes nothing but the metrics and
+        what the deferral memory knows was checked.
         """
         # Newest first, so the guard's duplicate check stops at the first unsettled
         # one: in a storm the new episodes are, and thousands of older ones are not.
@@ -254,7 +345,7 @@ class Decider:
             return None
         keys: Iterable[str] = behind
         if not verdict.passed:
-            unnamed = self._unnamed(action, verdict, behind.keys())
+            unnamed = self._unnamed(action, verdict, behind, fresh)
             if unnamed is None:
                 self._note_retry(verdict)
                 return None
@@ -393,8 +484,8 @@ class Decider:
                 1 if state.breaker_opened_at is not None else 0
             )
 
-    def _unnamed(self, action: Action, verdict: Verdict, keys: KeysView[str]
-                 ) -> list[str] | None:
+    def _unnamed(self, action: Action, verdict: Verdict, behind: Behind,
+                 fresh: Collection[str] | None) -> list[str] | None:
         """
         The episodes a deferral must name; None when it only repeats one already recorded.
 
@@ -403,12 +494,28 @@ class Decider:
         new episodes each pass would otherwise store every firing episode again.
         What was named is noted once the deferral is stored (`_named`), so a
         write that fails leaves it to be recorded by the next pass.
+
+        An episode joins a cause only as a change the worker has yet to
+        evaluate (new, or back in the firing set). So when the previous pass
+        found every episode behind the action named, those that may not be are
+        this pass's fresh ones: a storm's pass looks at a few episodes, not at
+        every one firing.
         """
         assert verdict.skip is not None
-        reason, named = self._last_skip.get(action.key, ("", set()))
-        if reason != verdict.skip:
-            return list(keys)
-        return list(keys - named) or None
+        deferral = self._last_skip.get(action.key)
+        if deferral is None or deferral.reason != verdict.skip:
+            return list(behind)
+        candidates: Iterable[str] = behind
+        if (fresh is not None and deferral.complete == self._pass - 1
+                and deferral.causes == action.causes):
+            candidates = [key for key in fresh if key in behind]
+        named = deferral.named
+        unnamed = [key for key in candidates if key not in named]
+        if unnamed:
+            return unnamed
+        if fresh is not None:
+            deferral.complete, deferral.causes = self._pass, action.causes
+        return None
 
     def _replay(self, decision: DecisionRecord) -> None:
         """What `_named` and `_recorded` noted of a stored decision, oldest first."""
@@ -417,17 +524,27 @@ class Decider:
         elif decision.skip is not None and decision.episodes:
             self._note_named(decision.action_key, decision.skip, decision.episodes)
 
-    def _named(self, action: Action, verdict: Verdict, decision: DecisionRecord) -> None:
-        """A deferral is stored: its episodes need not be named again for that reason."""
-        if verdict.skip is not None:
-            self._note_named(action.key, verdict.skip, decision.episodes)
+    def _named(self, action: Action, verdict: Verdict, decision: DecisionRecord, *,
+               complete: bool = False) -> None:
+        """
+        A deferral is stored: its episodes need not be named again for that reason.
 
-    def _note_named(self, action_key: str, skip: str, episodes: list[str]) -> None:
-        reason, named = self._last_skip.get(action_key, ("", set()))
-        if reason != skip:
-            self._last_skip[action_key] = (skip, set(episodes))
+        `complete`: it was checked in a worker's pass, and with it every episode
+        behind the action is named.
+        """
+        if verdict.skip is None:
+            return
+        deferral = self._note_named(action.key, verdict.skip, decision.episodes)
+        if complete:
+            deferral.complete, deferral.causes = self._pass, action.causes
+
+    def _note_named(self, action_key: str, skip: str, episodes: list[str]) -> Deferral:
+        deferral = self._last_skip.get(action_key)
+        if deferral is None or deferral.reason != skip:
+            deferral = self._last_skip[action_key] = Deferral(skip, set(episodes))
         else:
-            named.update(episodes)
+            deferral.named.update(episodes)
+        return deferral
 
     def _note_retry(self, verdict: Verdict) -> None:
         self._note_retry_at(verdict.retry_at)

@@ -35,9 +35,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import itertools
 import logging
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from remediator.alerting.mapping import Mapped, Rejected
 from remediator.alerting.payload import Alert, Notification, canonical_time
@@ -101,6 +102,39 @@ class Cause:
 
     first: str
     episodes: dict[str, EpisodeRecord] = dataclasses.field(default_factory=dict)
+
+
+class Joined(Mapping[str, EpisodeRecord]):
+    """
+    The firing episodes of several causes as one mapping, read through, not copied.
+
+    An episode has one cause, so no key is in two of them. Reversed, the last
+    cause's newest come first.
+    """
+
+    __slots__ = ("_parts",)
+
+    def __init__(self, parts: list[dict[str, EpisodeRecord]]) -> None:
+        self._parts = parts
+
+    def __getitem__(self, key: str) -> EpisodeRecord:
+        for part in self._parts:
+            episode = part.get(key)
+            if episode is not None:
+                return episode
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return any(key in part for part in self._parts)
+
+    def __iter__(self) -> Iterator[str]:
+        return itertools.chain.from_iterable(self._parts)
+
+    def __reversed__(self) -> Iterator[str]:
+        return itertools.chain.from_iterable(reversed(part) for part in reversed(self._parts))
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self._parts)
 
 
 class EpisodeBook:

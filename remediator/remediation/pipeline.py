@@ -44,8 +44,8 @@ from remediator.notify.notifier import Notifier
 from remediator.planning import planner
 from remediator.planning.actions import Action
 from remediator.planning.conditions import Condition
-from remediator.remediation.deciding import Decider, LeadershipLost
-from remediator.remediation.episodes import Absorbed, Cause, EpisodeBook
+from remediator.remediation.deciding import Behind, Decider, LeadershipLost
+from remediator.remediation.episodes import Absorbed, Cause, EpisodeBook, Joined
 from remediator.state.base import EpisodeRecord, Store
 
 logger = logging.getLogger("remediator.remediation")
@@ -77,7 +77,8 @@ class Remediation:
         self.leadership = leadership or Leadership()
         self.book = self._new_book()
         self.decider = Decider(settings, store=store, executor=executor, metrics=metrics,
-                               notifier=notifier, leadership=self.leadership, clock=clock)
+                               notifier=notifier, leadership=self.leadership, clock=clock,
+                               wake=self.wake)
         self._receiving = asyncio.Lock()
         self._wake = asyncio.Event()
         self._pass_ended = asyncio.Event()
@@ -132,8 +133,9 @@ class Remediation:
 
     @property
     def idle(self) -> bool:
-        """Nothing recorded waits for evaluation and no pass is running or due."""
-        return not (self._evaluating or self._wake.is_set() or self.book.pending_count)
+        """Nothing waits for evaluation, no pass is running or due, no write is in flight."""
+        return not (self._evaluating or self._wake.is_set() or self.book.pending_count
+                    or self.decider.unawaited.busy)
 
     # --- the request path --------------------------------------------------
 
@@ -250,6 +252,8 @@ class Remediation:
                 self._evaluating = False
                 ended, self._pass_ended = self._pass_ended, asyncio.Event()
                 ended.set()
+        # Stopped: what the passes stored without waiting is in the store before it closes.
+        await self.decider.unawaited.drain()
 
     async def evaluate(self) -> None:
         """
@@ -285,16 +289,18 @@ class Remediation:
                      if c.mapped.condition is None and c.mapped.action is not None]
 
         # One plan for everything firing now, each action decided with its episodes
-        # (copied now: the book changes while a decision is being written).
+        # as the book has them when it is checked.
         actions = self._plan(conditions, requested)
         await self.decider.decide_all([(action, _episodes_of(action, causes))
-                                       for action in actions])
+                                       for action in actions], fresh=taken)
 
-        # Awaited, though nothing in the pass needs it: the write joins the store's
-        # queue when called, so it stays ahead of a resolve of the same episode that
-        # comes next; a write left to a task would join later and could overwrite it.
+        # Not waited for: nothing needs it durable (lost, it only makes the next start
+        # evaluate these again), and the store flags only the state evaluated, so a
+        # resolve that comes meanwhile and lands first is not overwritten.
         handled = self.book.mark_handled(pending)
-        await self.store.save_episodes(handled)
+        if handled:
+            self.decider.unawaited.start(self.store.mark_handled(handled),
+                                         f"flagging {len(handled)} episodes evaluated")
         # A resolved episode never reaches a decision again (a late firing copy is a
         # repeat), so what the guard kept of it is only memory; the store keeps the rest.
         self.decider.forget_episodes(e.key for e in handled if e.status == "resolved")
@@ -367,6 +373,7 @@ class Remediation:
 
     async def reload(self) -> None:
         """Read episodes, decisions and target states again, as at start (after a failover)."""
+        await self.decider.unawaited.drain()
         async with self._receiving:
             book = self._new_book()
             settled = self._load_book(book, await self.store.load_episodes())
@@ -414,22 +421,19 @@ class Remediation:
             )
 
 
-def _episodes_of(action: Action, causes: Mapping[str, Cause]) -> dict[str, EpisodeRecord]:
+def _episodes_of(action: Action, causes: Mapping[str, Cause]) -> Behind:
     """
-    The firing episodes behind an action, by key, in the order they came.
+    The firing episodes behind an action, by key, each cause's in the order they came.
 
-    The usual single cause is the book's own dict, not a copy: the decider reads
-    it only inside its checks, which do not await, so it sees the cause's firing
-    episodes as they are when the action is checked.
+    The book's own dicts, not copies: the decider reads them only inside its
+    checks, which do not await, so it sees the causes' firing episodes as they
+    are when the action is checked; and a storm's pass does not copy thousands.
     """
     found = [causes[cause].episodes for cause in dict.fromkeys(action.causes)
              if cause in causes]
     if len(found) == 1:
         return found[0]
-    merged: dict[str, EpisodeRecord] = {}
-    for episodes in found:
-        merged.update(episodes)
-    return merged
+    return Joined(found)
 
 
 def group_hash(group_key: str) -> str:

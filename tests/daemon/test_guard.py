@@ -567,24 +567,94 @@ async def test_a_pass_records_what_each_action_alone_would(store: SqliteStore) -
 
 async def test_deferrals_a_failed_write_lost_are_recorded_by_the_next_pass(
         tmp_path: Path) -> None:
-    """The store refused the batch: the next pass still names the episodes, once."""
+    """
+    The store refused a pass's deferrals, which the pass did not wait for: the
+    worker is woken soon, and the next pass names the episodes, once, though
+    they are no longer fresh in it.
+    """
     store = FailingOnce(tmp_path)
     await store.open()
     clock = FakeClock()
     decider = await decider_for(store, clock)
+    woken: list[float] = []
+    decider.wake = lambda: woken.append(clock())
     episode = firing("f2", clock)
+    behind = {episode.key: episode}
     await decider.decide(scale(5))
     clock.advance(10)
 
     store.fail = True
-    with pytest.raises(StateError):
-        await decider.decide_all([(scale(5), {episode.key: episode})])
-    await decider.decide_all([(scale(5), {episode.key: episode})])
-    await decider.decide_all([(scale(5), {episode.key: episode})])
+    await decider.decide_all([(scale(5), behind)], fresh={episode.key})
+    await decider.unawaited.drain()
+    lost = await store.decisions(limit=10)
+    for _ in range(2):
+        await decider.decide_all([(scale(5), behind)], fresh=set())
+        await decider.unawaited.drain()
 
     skipped = [d for d in await store.decisions(limit=10) if d.outcome == "skipped"]
     await store.close()
+    assert [outcome(d) for d in lost] == ["executed"]
+    assert woken == [clock()]
+    assert decider.next_retry is not None and decider.next_retry <= clock() + 1
     assert [(outcome(d), d.episodes) for d in skipped] == [("cooldown", [episode.key])]
+
+
+async def test_a_pass_names_the_fresh_episodes_and_all_after_a_pass_without_the_action(
+        store: SqliteStore) -> None:
+    """
+    A deferral recorded again names the episodes that joined it. When the
+    action was not checked in the previous pass, an episode that came then is
+    not fresh any more, and is named too.
+    """
+    clock = FakeClock()
+    decider = await decider_for(store, clock)
+    a, b, c, d = (firing(name, clock) for name in ("fa", "fb", "fc", "fd"))
+    await decider.decide(scale(5))
+    clock.advance(10)
+
+    await decider.decide_all([(scale(5), {a.key: a})], fresh={a.key})
+    await decider.decide_all([], fresh={b.key})  # b came while nothing asked for the scale
+    await decider.decide_all([(scale(5), {a.key: a, b.key: b, c.key: c})], fresh={c.key})
+    await decider.decide_all([(scale(5), {a.key: a, b.key: b, c.key: c, d.key: d})],
+                             fresh={d.key})
+    await decider.decide_all([(scale(5), {a.key: a, b.key: b, c.key: c, d.key: d})],
+                             fresh=set())
+    await decider.unawaited.drain()
+
+    named = [d.episodes for d in reversed(await store.decisions(limit=10))
+             if d.outcome == "skipped"]
+    assert named == [[a.key], sorted([b.key, c.key]), [d.key]]
+
+
+async def test_a_deferral_settles_its_episodes_before_it_is_stored_and_not_if_it_is_lost(
+        tmp_path: Path) -> None:
+    """
+    A pass does not wait for its deferrals to be stored, yet an action on the
+    same target checked after one that settles the episodes (below the
+    priority threshold) finds them settled; when the write is lost, the next
+    pass records the deferral again, and still nothing else.
+    """
+    store = FailingOnce(tmp_path)
+    await store.open()
+    clock = FakeClock()
+    executor = RecordingExecutor()
+    decider = await decider_for(store, clock, executor)
+    episode = firing("f1", clock)
+    behind = {episode.key: episode}
+    planned = [(scale(4, priority=2), behind), (rollback(), behind)]
+
+    store.fail = True
+    await decider.decide_all(planned, fresh={episode.key})
+    await decider.unawaited.drain()
+    await decider.decide_all(planned, fresh=set())
+    await decider.unawaited.drain()
+    await decider.decide_all(planned, fresh=set())
+    await decider.unawaited.drain()
+
+    decisions = await store.decisions(limit=10)
+    await store.close()
+    assert [(outcome(d), d.episodes) for d in decisions] == [("below_priority", [episode.key])]
+    assert executor.actions == []
 
 
 async def test_a_deferral_recorded_before_a_restart_is_not_recorded_again(
