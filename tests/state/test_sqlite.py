@@ -121,6 +121,16 @@ async def test_close_commits_what_was_written_before_it(tmp_path: Path) -> None:
     assert _stored_keys(tmp_path) == {episode("1111111111111111").key}
 
 
+async def test_a_write_after_close_is_a_state_error(tmp_path: Path) -> None:
+    """A late write (a task outliving the daemon's drain) is told, not crashed on."""
+    store = SqliteStore(tmp_path)
+    await store.open()
+    await store.close()
+
+    with pytest.raises(StateError, match="cannot write state"):
+        await store.save_episodes([episode("1111111111111111")])
+
+
 async def test_a_second_store_on_one_directory_is_refused_until_the_first_closes(
         tmp_path: Path) -> None:
     """The directory lock: the second opener hears who holds it; a closed store lets go."""
