@@ -119,12 +119,16 @@ class Guard:
         """
         A deferral was remembered under a provisional id before it was stored:
         its cover goes under its stored id now, or goes if it was not stored.
+        An episode forgotten meanwhile (resolved and evaluated) stays forgotten.
         """
         covered = self._covered.get(_about(decision))
         if not decision.covering or covered is None:
             return
         for key in decision.episodes:
-            cover = _uncover(covered.get(key), provisional)
+            cover = covered.get(key)
+            if cover is None or not _covers(cover, provisional):
+                continue
+            cover = _uncover(cover, provisional)
             if stored:
                 cover = _cover(cover, decision.id)
             if cover is None:
@@ -354,6 +358,10 @@ def _cover(cover: Cover | None, decision: int) -> Cover:
     if isinstance(cover, int):
         return frozenset((cover, decision))
     return cover | {decision}
+
+
+def _covers(cover: Cover, decision: int) -> bool:
+    return cover == decision if isinstance(cover, int) else decision in cover
 
 
 def _uncover(cover: Cover | None, decision: int) -> Cover | None:

@@ -19,6 +19,7 @@ local dry run, which contacts nothing, when execution is off.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import operator
@@ -281,7 +282,8 @@ class Decider:
                 # order of the decisions. Then checked again, and carried out, as on
                 # its own: nothing changed since.
                 await self.unawaited.drain()
-                await self.decide(passing[0], episodes=passing[1])
+                if passing[1]:  # unless its episodes stopped firing meanwhile
+                    await self.decide(passing[0], episodes=passing[1])
 
     def _record_unawaited(self, batch: list[tuple[Action, Verdict, DecisionRecord]], *,
                           complete: bool) -> None:
@@ -298,15 +300,16 @@ class Decider:
         """
         self._provisional -= 1
         provisional = self._provisional
+        noted = []
         for action, verdict, decision in batch:
-            self._named(action, verdict, decision, complete=complete)
+            noted.append(self._named(action, verdict, decision, complete=complete))
             decision.id = provisional
             self.guard.remember(decision)
         self.unawaited.start(
             self.store.add_decisions([decision for _, _, decision in batch]),
             f"recording {len(batch)} deferred actions",
             done=lambda _: self._deferrals_stored(batch, provisional),
-            failed=lambda _: self._deferrals_lost(batch, provisional),
+            failed=lambda _: self._deferrals_lost(batch, provisional, noted),
         )
 
     def _deferrals_stored(self, batch: list[tuple[Action, Verdict, DecisionRecord]],
@@ -316,17 +319,21 @@ class Decider:
             self._recorded(decision, action)
 
     def _deferrals_lost(self, batch: list[tuple[Action, Verdict, DecisionRecord]],
-                        provisional: int) -> None:
-        """The deferrals were not stored: the next pass records them again, and soon."""
-        for action, verdict, decision in batch:
+                        provisional: int, noted: list[Deferral | None]) -> None:
+        """
+        The deferrals were not stored: a pass a little later records them again.
+
+        Later, not at once: a store that keeps refusing would otherwise have
+        the worker write, fail and wake in a loop.
+        """
+        for (action, _, decision), deferral in zip(batch, noted, strict=True):
             self.guard.renumber(decision, provisional, stored=False)
-            deferral = self._last_skip.get(action.key)
-            if deferral is not None and deferral.reason == verdict.skip:
+            # The memory noted then, not a newer one for another reason since.
+            if deferral is not None and self._last_skip.get(action.key) is deferral:
                 deferral.named.difference_update(decision.episodes)
                 deferral.complete = -1
-        self._note_retry_at(self.clock() + LOST_RETRY_SECONDS)
         if self.wake is not None:
-            self.wake()
+            asyncio.get_running_loop().call_later(LOST_RETRY_SECONDS, self.wake)
 
     def _check(self, action: Action, behind: Behind, alert: AlertRef | None,
                *, now: float, fresh: Collection[str] | None = None
@@ -496,10 +503,11 @@ class Decider:
         write that fails leaves it to be recorded by the next pass.
 
         An episode joins a cause only as a change the worker has yet to
-        evaluate (new, or back in the firing set). So when the previous pass
-        found every episode behind the action named, those that may not be are
-        this pass's fresh ones: a storm's pass looks at a few episodes, not at
-        every one firing.
+        evaluate (new, or back in the firing set), and it stays pending until a
+        pass has evaluated that very state (`EpisodeBook.mark_handled`). So
+        when the previous pass found every episode behind the action named,
+        those that may not be are this pass's fresh ones: a storm's pass looks
+        at a few episodes, not at every one firing.
         """
         assert verdict.skip is not None
         deferral = self._last_skip.get(action.key)
@@ -525,18 +533,19 @@ class Decider:
             self._note_named(decision.action_key, decision.skip, decision.episodes)
 
     def _named(self, action: Action, verdict: Verdict, decision: DecisionRecord, *,
-               complete: bool = False) -> None:
+               complete: bool = False) -> Deferral | None:
         """
         A deferral is stored: its episodes need not be named again for that reason.
 
         `complete`: it was checked in a worker's pass, and with it every episode
-        behind the action is named.
+        behind the action is named. Returns the memory of the action's deferrals.
         """
         if verdict.skip is None:
-            return
+            return None
         deferral = self._note_named(action.key, verdict.skip, decision.episodes)
         if complete:
             deferral.complete, deferral.causes = self._pass, action.causes
+        return deferral
 
     def _note_named(self, action_key: str, skip: str, episodes: list[str]) -> Deferral:
         deferral = self._last_skip.get(action_key)

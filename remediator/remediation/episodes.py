@@ -104,6 +104,10 @@ class Cause:
     episodes: dict[str, EpisodeRecord] = dataclasses.field(default_factory=dict)
 
 
+def _last_change(episode: EpisodeRecord) -> float:
+    return episode.resolved_at or episode.last_seen
+
+
 class Joined(Mapping[str, EpisodeRecord]):
     """
     The firing episodes of several causes as one mapping, read through, not copied.
@@ -469,12 +473,19 @@ class EpisodeBook:
         return len(self._unhandled)
 
     def mark_handled(self, episodes: Iterable[EpisodeRecord]) -> list[EpisodeRecord]:
-        """Flag these episodes evaluated; return the records to store."""
+        """
+        Flag these episodes evaluated; return the records to store.
+
+        Only in the state that was evaluated (the same status and last change,
+        as the store compares them): a change since, such as an episode back in
+        the firing set while it was being evaluated, stays pending for the next
+        pass, which is the first to see it.
+        """
         done = []
         for episode in episodes:
             current = self.episodes.get(episode.key)
-            # Only the state that was evaluated: a newer change stays pending.
-            if current is not None and not current.handled and current.status == episode.status:
+            if (current is not None and not current.handled and current.status == episode.status
+                    and _last_change(current) == _last_change(episode)):
                 current = _replace(current, handled=True)
                 self._put(current)
                 done.append(current)

@@ -182,6 +182,10 @@ def _lifecycle(elector: Elector | None
             except TimeoutError:
                 logger.warning("worker did not finish within %.0fs; pending episodes are"
                                " evaluated at the next start", DRAIN_SECONDS)
+                # Cut short before its own drain: what its passes left to store, briefly.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(remediation.decider.unawaited.drain(),
+                                           DRAIN_SECONDS)
             for task in chores:
                 task.cancel()
             for task in chores:

@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from remediator.state.base import StateError
-from remediator.state.sqlite import FILENAME
+from remediator.state.base import DecisionRecord, StateError
+from remediator.state.sqlite import FILENAME, SqliteStore
 from tests.daemon.conftest import Daemon, MakeDaemon
 from tests.daemon.payloads import alert, notification
+from tests.daemon.support import RecordingExecutor
 
 P95 = "LLMLatencyP95Critical"
 ERRORS = "LLMErrorRateWarning"
@@ -159,3 +160,96 @@ async def test_a_burst_past_half_the_queue_waits_for_the_worker_instead_of_a_503
     assert first[0] == 200 and held == [False] * 3
     assert [status for status, _ in replies] == [200] * 3
     assert len(remediation.book.firing(now=daemon.clock())) == 12
+
+
+EXECUTING = {"execution.auto_execute": True, "server.allow_insecure": True}
+ONE_RESTART = {"alerts": {"custom": [
+    {"alertname": "GatewayStuck", "action": "restart", "deployment": "llm-gateway",
+     "priority": 1}]}}
+
+
+class RefusingDeferrals(SqliteStore):
+    """A store that cannot write a pass's deferrals while `full` is set (the disk is full)."""
+
+    full = False
+    refused = 0
+
+    async def add_decisions(self, decisions: Any) -> list[DecisionRecord]:
+        if self.full:
+            self.refused += 1
+            raise StateError("disk full")
+        return await super().add_decisions(decisions)
+
+
+async def test_deferrals_the_store_keeps_refusing_are_tried_again_each_second(
+        make_daemon: MakeDaemon, tmp_path: Path) -> None:
+    """
+    The pass does not wait for its deferrals; a store refusing them has them
+    recorded again a second later, not in a loop of passes, and once the store
+    takes writes again the deferral is recorded, once.
+    """
+    store = RefusingDeferrals(tmp_path / "state")
+    daemon = await make_daemon(store=store, raw=ONE_RESTART, executor=RecordingExecutor(),
+                               **EXECUTING)
+    remediation = daemon.services.remediation
+    await daemon.post(notification(alert("GatewayStuck", pod="a")))
+    await daemon.settle()
+
+    store.full = True
+    passes = remediation.passes
+    await daemon.post(notification(alert("GatewayStuck", pod="a"),
+                                   alert("GatewayStuck", pod="b")))
+    await asyncio.sleep(1.5)
+    store.full = False
+    tried, passed = store.refused, remediation.passes - passes
+    deadline = time.monotonic() + WAIT_SECONDS
+    while len(await daemon.decisions()) < 2:
+        assert time.monotonic() < deadline, "the deferral was never recorded"
+        await asyncio.sleep(0.05)
+    await daemon.settle()
+
+    assert 1 <= tried <= 3 and passed <= 3, (tried, passed)
+    assert [(d.outcome, d.skip, len(d.episodes)) for d in await daemon.decisions()] == [
+        ("executed", None, 1), ("skipped", "cooldown", 2)]
+
+
+async def test_an_episode_back_in_the_firing_set_during_a_pass_is_named_by_the_next(
+        make_daemon: MakeDaemon) -> None:
+    """
+    An alert recorded while no pass ran expires from the firing set before it is
+    evaluated; Alertmanager sends it again while a pass is under way. The next
+    pass is the first to see it firing, and its deferral names it.
+    """
+    daemon = await make_daemon(raw=ONE_RESTART, executor=RecordingExecutor(), **{
+        **EXECUTING, "alerts.expiry_seconds": 300,
+        "alerts.repeat_interval_seconds": 100, "guard.cooldowns.restart": 3600})
+    remediation = daemon.services.remediation
+    x, y, z, w = (alert("GatewayStuck", pod=pod) for pod in "xyzw")
+
+    def alone(item: dict[str, Any]) -> dict[str, Any]:
+        return notification(item, group_key=f'{{}}:{{pod="{item["labels"]["pod"]}"}}')
+
+    await daemon.post(alone(x))
+    await daemon.settle()
+    remediation.stop()  # the worker pauses (a failover, say); y waits, then expires
+    await daemon.post(alone(y))
+    for _ in range(12):
+        daemon.clock.advance(35)
+        await daemon.post(alone(x))
+    await daemon.post(alone(z))
+
+    decide_all = remediation.decider.decide_all
+
+    async def then_y_again(*args: Any, **kwargs: Any) -> None:
+        await decide_all(*args, **kwargs)
+        await daemon.post(alone(y))  # while the pass is still under way
+
+    remediation.decider.decide_all = then_y_again  # type: ignore[method-assign]
+    await remediation.evaluate()
+    remediation.decider.decide_all = decide_all  # type: ignore[method-assign]
+    await daemon.post(alone(w))
+    await remediation.evaluate()
+    await remediation.decider.unawaited.drain()
+
+    named = {key for d in await daemon.decisions() for key in d.episodes}
+    assert {key_of(item) for item in (x, y, z, w)} <= named
