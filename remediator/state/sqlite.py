@@ -72,6 +72,27 @@ UPDATE episodes SET data = json_set(data, '$.handled', json('true'))
 WHERE key = ? AND status = ? AND last_change = ?
 """
 
+CHECKPOINT_SECONDS = 1.0
+"""
+How soon after a write its log is copied into the database file.
+
+SQLite's own checkpoint runs in the transaction that fills the log past its
+limit, so once every few thousand pages one notification's write also
+copied megabytes and synced the database file: in a storm of new episodes
+those stalls were what set the decision latency's tail. A passive
+checkpoint on a second connection, on a thread of its own, copies the log
+while writes go on appending to it.
+"""
+
+WRITER_CHECKPOINT_PAGES = 10_000
+"""
+The log's limit for the writer's own checkpoint (SQLite's default is 1,000).
+
+Kept as a bound, not a habit: under writes that never pause, a passive
+checkpoint never finds the log all copied, so the log is never started
+again; the writer's checkpoint at 40 MB then copies what is left and lets it.
+"""
+
 T = TypeVar("T")
 
 Write = Callable[[sqlite3.Connection], Any]
@@ -94,6 +115,14 @@ class SqliteStore:
 
         self._committing: asyncio.Task[None] | None = None
 
+        # Checkpoints have a thread and a connection of their own (see CHECKPOINT_SECONDS).
+        self._checkpointer = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="remediator-sqlite-checkpoint"
+        )
+        self._checkpoint_connection: sqlite3.Connection | None = None
+        self._checkpoint_due: asyncio.TimerHandle | None = None
+        self._checkpointing: asyncio.Future[None] | None = None
+
     async def open(self) -> None:
         await self._call(self._open)
 
@@ -101,6 +130,17 @@ class SqliteStore:
         # What was written before close is committed first.
         while self._committing is not None:
             await asyncio.shield(self._committing)
+        if self._checkpoint_due is not None:
+            self._checkpoint_due.cancel()
+            self._checkpoint_due = None
+        if self._checkpointing is not None:
+            await asyncio.wait({self._checkpointing})
+        # The checkpoint connection first: the last one to close checkpoints the
+        # whole log and removes it.
+        if self._checkpoint_connection is not None:
+            await asyncio.get_running_loop().run_in_executor(self._checkpointer,
+                                                             self._close_checkpoints)
+        self._checkpointer.shutdown(wait=True)
         if self._connection is not None:
             await self._call(self._close)
         self._thread.shutdown(wait=True)
@@ -197,7 +237,6 @@ class SqliteStore:
         try:
             while self._writes:
                 batch, self._writes = self._writes, []
-
                 try:
                     results = await self._call(self._commit, [write for write, _ in batch])
                 except Exception as error:  # the thread is gone: every caller must hear it
@@ -211,8 +250,31 @@ class SqliteStore:
                         future.set_exception(result)
                     else:
                         future.set_result(result)
+                self._checkpoint_soon()
         finally:
             self._committing = None
+
+    # --- checkpoints ---------------------------------------------------------
+
+    def _checkpoint_soon(self) -> None:
+        """Copy the log into the database file a little later, on the checkpoint thread."""
+        if (self._checkpoint_due is None and self._checkpointing is None
+                and self._connection is not None):
+            loop = asyncio.get_running_loop()
+            self._checkpoint_due = loop.call_later(CHECKPOINT_SECONDS, self._start_checkpoint)
+
+    def _start_checkpoint(self) -> None:
+        self._checkpoint_due = None
+        loop = asyncio.get_running_loop()
+        self._checkpointing = loop.run_in_executor(self._checkpointer, self._checkpoint)
+        self._checkpointing.add_done_callback(self._checkpointed)
+
+    def _checkpointed(self, done: asyncio.Future[None]) -> None:
+        self._checkpointing = None
+        error = done.exception()
+        if error is not None:
+            # The writer's own checkpoints (WRITER_CHECKPOINT_PAGES) still bound the log.
+            logger.warning("%s: background checkpoint failed: %s", self.path, error)
 
     # --- on the worker thread ----------------------------------------------
 
@@ -234,12 +296,24 @@ class SqliteStore:
             connection = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
+            connection.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
             connection.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as error:
             self._lock.release()
             raise StateError(f"{self.path}: cannot open the state store: {error}") from error
         self._connection = connection
         logger.debug("state store open at %s", self.path)
+
+    def _checkpoint(self) -> None:
+        """On the checkpoint thread: copy what the log holds, without waiting for writers."""
+        if self._checkpoint_connection is None:
+            self._checkpoint_connection = sqlite3.connect(self.path, isolation_level=None)
+        self._checkpoint_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def _close_checkpoints(self) -> None:
+        if self._checkpoint_connection is not None:
+            self._checkpoint_connection.close()
+            self._checkpoint_connection = None
 
     def _close(self) -> None:
         assert self._connection is not None

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -119,6 +122,34 @@ async def test_close_commits_what_was_written_before_it(tmp_path: Path) -> None:
 
     await saving
     assert _stored_keys(tmp_path) == {episode("1111111111111111").key}
+
+
+async def test_the_log_is_copied_into_the_database_file_while_the_store_is_open(
+        store: Store, tmp_path: Path) -> None:
+    """
+    Checkpoints run beside the writes, not inside one of them: soon after a
+    write, the database file alone (as a copy taken without its log would be)
+    holds it, though the log is far from the size at which the writer
+    checkpoints.
+    """
+    saved = [episode(f"{n:016x}") for n in range(50)]
+    await store.save_episodes(saved)
+
+    deadline = time.monotonic() + 10.0
+    while _keys_in_the_file_alone(tmp_path) != {e.key for e in saved}:
+        assert time.monotonic() < deadline, "the log was not checkpointed"
+        await asyncio.sleep(0.05)
+
+
+def _keys_in_the_file_alone(tmp_path: Path) -> set[str]:
+    copy = tmp_path / "copy"
+    copy.mkdir(exist_ok=True)
+    shutil.copyfile(tmp_path / FILENAME, copy / FILENAME)  # without -wal and -shm
+    with contextlib.closing(sqlite3.connect(copy / FILENAME)) as db:
+        try:
+            return {key for (key,) in db.execute("SELECT key FROM episodes")}
+        except sqlite3.OperationalError:  # no table yet: the schema is in the log too
+            return set()
 
 
 async def test_a_write_after_close_is_a_state_error(tmp_path: Path) -> None:
