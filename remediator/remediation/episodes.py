@@ -49,6 +49,15 @@ logger = logging.getLogger("remediator.remediation")
 TOUCH_FRACTION = 10
 """A re-send refreshes a firing episode's stored `last_seen` at most every expiry / 10."""
 
+TENTATIVE_LIMIT = 100
+"""
+The most new alerts of a notification a pass decides on before they are stored.
+
+A storm's usual notification brings a handful, and it is their decision that
+should not wait for the disk. A notification of thousands is stored, then
+decided in one pass: mapping each alert twice would slow its acceptance.
+"""
+
 Mapper = Callable[[Mapping[str, str]], Mapped | Rejected | None]
 """What an alert's labels ask for (`mapping.map_alert` with the settings)."""
 
@@ -79,6 +88,9 @@ class Absorbed:
     """Set once this notification is committed or discarded."""
 
     failed: bool = False
+
+    tentative: bool = False
+    """Whether a pass may decide on its new episodes before they are stored (`tentative`)."""
 
     @property
     def news(self) -> bool:
@@ -152,6 +164,9 @@ class EpisodeBook:
         self._in_flight: dict[str, tuple[EpisodeRecord, Absorbed]] = {}
         """Per key, the latest change absorbed but not yet committed, and its notification."""
 
+        self._tentative: dict[str, tuple[EpisodeRecord, Mapped]] = {}
+        """New firing episodes in flight that a pass may decide on (`tentative`), mapped."""
+
         self._firing: dict[str, EpisodeRecord] = {}
         """Firing episodes, least recently re-sent first: the expired ones are at the front."""
 
@@ -222,7 +237,46 @@ class EpisodeBook:
         for episode in changes.writes:
             self._in_flight[episode.key] = (episode, changes)
         self._left_out(notification, present, firing, changes)
+        self._fly(changes)
         return changes
+
+    def _fly(self, changes: Absorbed) -> None:
+        """Offer a few new firing episodes to the worker while they are being stored."""
+        if self.mapper is None or not 0 < len(changes.new) <= TENTATIVE_LIMIT:
+            return
+        for episode in changes.new:
+            if episode.status == "firing" and episode.labels is not None:
+                mapped = self.mapper(episode.labels)
+                if isinstance(mapped, Mapped):
+                    self._tentative[episode.key] = (episode, mapped)
+                    changes.tentative = True
+
+    def in_flight(self, episode: EpisodeRecord) -> bool:
+        """Whether this record is offered by `tentative`: its write has not landed."""
+        offered = self._tentative.get(episode.key)
+        return offered is not None and offered[0] is episode
+
+    def tentative(self) -> dict[str, Cause]:
+        """
+        New firing episodes still being stored, by cause, as `causes` has them.
+
+        A pass may decide on them at once: what it records is queued behind
+        their own write, so the store never holds a decision about an episode
+        it lacks, and a new episode's decision does not wait for the disk. They
+        stay out of the book (a failed write leaves nothing to undo) and come
+        to the next pass as pending once stored, where what was decided is
+        found already decided.
+        """
+        found: dict[str, Cause] = {}
+        for key, (episode, mapped) in self._tentative.items():
+            entry = found.get(mapped.cause)
+            if entry is None:
+                found[mapped.cause] = Cause(mapped=mapped, first=key, episodes={key: episode})
+                continue
+            entry.episodes[key] = episode
+            if key < entry.first:
+                entry.mapped, entry.first = mapped, key
+        return found
 
     def _left_out(self, notification: Notification, present: set[str], firing: list[str],
                   changes: Absorbed) -> None:
@@ -281,6 +335,11 @@ class EpisodeBook:
             flying = self._in_flight.get(episode.key)
             if flying is not None and flying[1] is changes:
                 del self._in_flight[episode.key]
+        if changes.tentative:
+            for episode in changes.new:
+                offered = self._tentative.get(episode.key)
+                if offered is not None and offered[0] is episode:
+                    del self._tentative[episode.key]
         changes.failed = failed
         changes.written.set()
 

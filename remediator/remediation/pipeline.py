@@ -4,7 +4,10 @@ The daemon's remediation: notifications in, decisions out.
 `receive` runs on the request path and only records: it works out what a
 notification changes (new episodes, resolves), stores that durably, wakes
 the worker and returns, so the webhook answers fast. A notification that
-only repeats known episodes is counted, not written.
+only repeats known episodes is counted, not written. A few new firing
+episodes wake the worker before their write, so that their decision does
+not wait for the disk (`EpisodeBook.tentative`); once the write lands they
+count as evaluated.
 
 The worker runs off the request path. Each pass takes the firing set across
 all groups (episodes not resolved and re-sent within the expiry), maps each
@@ -96,6 +99,12 @@ class Remediation:
                              list[Action]] | None = None
         """The last plan, with what it was made from."""
 
+        self._decided_early: dict[str, EpisodeRecord] = {}
+        """New episodes a pass decided on before their write landed, by key."""
+
+        self._deciding_early: dict[str, EpisodeRecord] = {}
+        """The new episodes the pass in progress decides on while they are written."""
+
         self.leadership.subscribe(self._leadership_changed)
 
     # --- start and stop ----------------------------------------------------
@@ -169,6 +178,8 @@ class Remediation:
         if changes.news and self.book.pending_count >= self.settings.server.queue_size:
             self.book.discard(changes)
             raise Busy(f"{self.book.pending_count} episodes await evaluation")
+        if changes.tentative and self.leadership.leader:
+            self._wake.set()  # to decide on the new episodes while they are written
         if changes.writes or changes.after:
             try:
                 if changes.writes:
@@ -176,6 +187,8 @@ class Remediation:
                 await changes.wait_for_earlier()
             except BaseException:
                 self.book.discard(changes)
+                for episode in changes.new:
+                    self._decided_early.pop(episode.key, None)
                 raise
             self.book.commit(changes)
 
@@ -194,12 +207,30 @@ class Remediation:
             self._repeated_alerts += len(notification.alerts)
             return changes
         self.metrics.count(self.metrics.notifications, "new")
+        if not self._settle_decided_early(changes):
+            self._wake.set()
         # The queue only: counting the firing set is a scan of the book, left to the
         # pass this wakes, so a storm of new episodes does not pay it per notification.
         self.metrics.queue_depth.set(self.book.pending_count)
-        self._wake.set()
         self._log_news(notification, changes)
         return changes
+
+    def _settle_decided_early(self, changes: Absorbed) -> bool:
+        """
+        Flag evaluated the new episodes a pass decided on while they were written;
+        whether that was all the notification's news.
+
+        A pass over them again would find nothing new, but it would look at their
+        actions once more: a failed one, for instance, would be recorded again as
+        held back by its cooldown, which no other notification had asked for.
+        """
+        decided = [e for e in changes.new if self._decided_early.pop(e.key, None) is e]
+        if decided:
+            self._store_handled(self.book.mark_handled(decided))
+        # Those the pass in progress decides on, it flags itself once it is done.
+        deciding = [e for e in changes.new if self._deciding_early.get(e.key) is e]
+        return (len(decided) + len(deciding) == len(changes.new)
+                and not changes.resolved and not changes.revived)
 
     async def _let_the_worker_catch_up(self) -> None:
         """
@@ -250,6 +281,10 @@ class Remediation:
                 self._wake.set()
             finally:
                 self._evaluating = False
+                # Cut short, it flags nothing: what landed meanwhile waits, pending.
+                if self._deciding_early:
+                    self._deciding_early = {}
+                    self._wake.set()
                 ended, self._pass_ended = self._pass_ended, asyncio.Event()
                 ended.set()
         # Stopped: what the passes stored without waiting is in the store before it closes.
@@ -266,6 +301,9 @@ class Remediation:
         now = self.clock()
         self.decider.next_retry = None
         pending = self.book.pending()
+        tentative = self.book.tentative()
+        self._deciding_early = {key: episode for cause in tentative.values()
+                                for key, episode in cause.episodes.items()}
         await self.decider.tidy(now=now)
 
         # Resolves close episodes: time to recovery, and the breaker's recovery mark.
@@ -281,31 +319,48 @@ class Remediation:
                 await self.decider.reject(rejected, episode)
 
         # The book keeps the firing set mapped and grouped by cause: a storm of
-        # episodes of a few alerts is a few causes, planned like one of each.
+        # episodes of a few alerts is a few causes, planned like one of each. New
+        # episodes still being written join them (`EpisodeBook.tentative`).
         causes = self.book.causes(now=now)
-        conditions = sorted({c.mapped.condition for c in causes.values()
-                             if c.mapped.condition is not None})
-        requested = [c.mapped.action for c in sorted(causes.values(), key=lambda c: c.first)
-                     if c.mapped.condition is None and c.mapped.action is not None]
+        asked = {**{c: t.mapped for c, t in tentative.items()},
+                 **{c: known.mapped for c, known in causes.items()}}
+        firsts = {c: min(t.first for t in (causes.get(c), tentative.get(c)) if t is not None)
+                  for c in asked}
+        conditions = sorted({m.condition for m in asked.values() if m.condition is not None})
+        requested = [m.action for _, m in sorted(asked.items(), key=lambda i: firsts[i[0]])
+                     if m.condition is None and m.action is not None]
 
         # One plan for everything firing now, each action decided with its episodes
         # as the book has them when it is checked.
         actions = self._plan(conditions, requested)
-        await self.decider.decide_all([(action, _episodes_of(action, causes))
-                                       for action in actions], fresh=taken)
+        fresh = taken.union(*(t.episodes for t in tentative.values()))
+        await self.decider.decide_all([(action, _episodes_of(action, causes, tentative))
+                                       for action in actions], fresh=fresh)
 
-        # Not waited for: nothing needs it durable (lost, it only makes the next start
-        # evaluate these again), and the store flags only the state evaluated, so a
-        # resolve that comes meanwhile and lands first is not overwritten.
-        handled = self.book.mark_handled(pending)
-        if handled:
-            self.decider.unawaited.start(self.store.mark_handled(handled),
-                                         f"flagging {len(handled)} episodes evaluated")
+        # The new episodes decided while still being written are flagged when their
+        # write lands (`_settle_decided_early`), or now if it landed meanwhile.
+        landed = []
+        for key, episode in self._deciding_early.items():
+            if self.book.episodes.get(key) is episode:
+                landed.append(episode)
+            elif self.book.in_flight(episode):
+                self._decided_early[key] = episode
+        self._deciding_early = {}
+        handled = self.book.mark_handled([*pending, *landed])
+        self._store_handled(handled)
         # A resolved episode never reaches a decision again (a late firing copy is a
         # repeat), so what the guard kept of it is only memory; the store keeps the rest.
         self.decider.forget_episodes(e.key for e in handled if e.status == "resolved")
         self.passes += 1
         self._update_gauges()
+
+    def _store_handled(self, handled: list[EpisodeRecord]) -> None:
+        # Not waited for: nothing needs it durable (lost, it only makes the next start
+        # evaluate these again), and the store flags only the state evaluated, so a
+        # resolve that comes meanwhile and lands first is not overwritten.
+        if handled:
+            self.decider.unawaited.start(self.store.mark_handled(handled),
+                                         f"flagging {len(handled)} episodes evaluated")
 
     def _plan(self, conditions: list[Condition], requested: list[Action]) -> list[Action]:
         """The planner's actions, worked out again only when what fires has changed."""
@@ -378,6 +433,7 @@ class Remediation:
             book = self._new_book()
             settled = self._load_book(book, await self.store.load_episodes())
             self.book = book
+            self._decided_early = {}  # the new book has them pending, if stored
         self.decider.guard = Guard(self.settings)
         await self.decider.load()
         self.decider.forget_episodes(settled)
@@ -421,7 +477,8 @@ class Remediation:
             )
 
 
-def _episodes_of(action: Action, causes: Mapping[str, Cause]) -> Behind:
+def _episodes_of(action: Action, causes: Mapping[str, Cause],
+                 tentative: Mapping[str, Cause]) -> Behind:
     """
     The firing episodes behind an action, by key, each cause's in the order they came.
 
@@ -429,8 +486,8 @@ def _episodes_of(action: Action, causes: Mapping[str, Cause]) -> Behind:
     checks, which do not await, so it sees the causes' firing episodes as they
     are when the action is checked; and a storm's pass does not copy thousands.
     """
-    found = [causes[cause].episodes for cause in dict.fromkeys(action.causes)
-             if cause in causes]
+    found = [group[cause].episodes for cause in dict.fromkeys(action.causes)
+             for group in (causes, tentative) if cause in group]
     if len(found) == 1:
         return found[0]
     return Joined(found)
