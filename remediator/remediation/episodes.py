@@ -38,7 +38,7 @@ import hashlib
 import itertools
 import logging
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from remediator.alerting.mapping import Mapped, Rejected
 from remediator.alerting.payload import Alert, Notification, canonical_time
@@ -116,41 +116,73 @@ class Cause:
     episodes: dict[str, EpisodeRecord] = dataclasses.field(default_factory=dict)
 
 
+def _file(causes: dict[str, Cause], episode: EpisodeRecord, mapped: Mapped) -> None:
+    """File a firing episode under its cause in an index of causes."""
+    key = episode.key
+    entry = causes.get(mapped.cause)
+    if entry is None:
+        entry = causes[mapped.cause] = Cause(mapped=mapped, first=key)
+    elif key < entry.first:
+        entry.mapped, entry.first = mapped, key
+    entry.episodes[key] = episode
+
+
+def _unfile(causes: dict[str, Cause], key: str, cause: str,
+            mapped_of: Callable[[str], Mapped]) -> None:
+    """Take an episode out of its cause; the smallest key left says what the cause asks for."""
+    entry = causes[cause]
+    del entry.episodes[key]
+    if not entry.episodes:
+        del causes[cause]
+    elif key == entry.first:
+        first = min(entry.episodes)
+        entry.mapped, entry.first = mapped_of(first), first
+
+
 def _last_change(episode: EpisodeRecord) -> float:
     return episode.resolved_at or episode.last_seen
 
 
 class Joined(Mapping[str, EpisodeRecord]):
     """
-    The firing episodes of several causes as one mapping, read through, not copied.
+    The firing episodes of some causes, as one mapping, read through, not copied.
 
-    An episode has one cause, so no key is in two of them. Reversed, the last
-    cause's newest come first.
+    Looked up anew at each use in the book's own indexes (`causes`, and
+    `tentative` for episodes still being written), so that it stays true
+    while a pass awaits: an episode that lands moves from one to the other,
+    one that resolves leaves, and a cause emptied and begun again is found
+    again. An episode has one cause and is in one index, so no key comes
+    twice. Reversed, the last cause's newest come first.
     """
 
-    __slots__ = ("_parts",)
+    __slots__ = ("_causes", "_indexes")
 
-    def __init__(self, parts: list[dict[str, EpisodeRecord]]) -> None:
-        self._parts = parts
+    def __init__(self, indexes: Sequence[Mapping[str, Cause]], causes: Sequence[str]) -> None:
+        self._indexes = indexes
+        self._causes = causes
+
+    def _parts(self) -> list[dict[str, EpisodeRecord]]:
+        return [index[cause].episodes for cause in self._causes for index in self._indexes
+                if cause in index]
 
     def __getitem__(self, key: str) -> EpisodeRecord:
-        for part in self._parts:
+        for part in self._parts():
             episode = part.get(key)
             if episode is not None:
                 return episode
         raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
-        return any(key in part for part in self._parts)
+        return any(key in part for part in self._parts())
 
     def __iter__(self) -> Iterator[str]:
-        return itertools.chain.from_iterable(self._parts)
+        return itertools.chain.from_iterable(self._parts())
 
     def __reversed__(self) -> Iterator[str]:
-        return itertools.chain.from_iterable(reversed(part) for part in reversed(self._parts))
+        return itertools.chain.from_iterable(reversed(part) for part in reversed(self._parts()))
 
     def __len__(self) -> int:
-        return sum(len(part) for part in self._parts)
+        return sum(len(part) for part in self._parts())
 
 
 class EpisodeBook:
@@ -166,6 +198,9 @@ class EpisodeBook:
 
         self._tentative: dict[str, tuple[EpisodeRecord, Mapped]] = {}
         """New firing episodes in flight that a pass may decide on (`tentative`), mapped."""
+
+        self._tentative_causes: dict[str, Cause] = {}
+        """The same by cause, kept as they come and land, as `_causes` is kept."""
 
         self._firing: dict[str, EpisodeRecord] = {}
         """Firing episodes, least recently re-sent first: the expired ones are at the front."""
@@ -248,8 +283,18 @@ class EpisodeBook:
             if episode.status == "firing" and episode.labels is not None:
                 mapped = self.mapper(episode.labels)
                 if isinstance(mapped, Mapped):
-                    self._tentative[episode.key] = (episode, mapped)
+                    self._offer(episode, mapped)
                     changes.tentative = True
+
+    def _offer(self, episode: EpisodeRecord, mapped: Mapped) -> None:
+        self._tentative[episode.key] = (episode, mapped)
+        _file(self._tentative_causes, episode, mapped)
+
+    def _withdraw(self, key: str) -> None:
+        """Landed (then in the book, in the same step) or discarded: no longer offered."""
+        _, mapped = self._tentative.pop(key)
+        _unfile(self._tentative_causes, key, mapped.cause,
+                lambda first: self._tentative[first][1])
 
     def in_flight(self, episode: EpisodeRecord) -> bool:
         """Whether this record is offered by `tentative`: its write has not landed."""
@@ -261,22 +306,13 @@ class EpisodeBook:
         New firing episodes still being stored, by cause, as `causes` has them.
 
         A pass may decide on them at once: what it records is queued behind
-        their own write, so the store never holds a decision about an episode
-        it lacks, and a new episode's decision does not wait for the disk. They
-        stay out of the book (a failed write leaves nothing to undo) and come
-        to the next pass as pending once stored, where what was decided is
-        found already decided.
+        their own write, and a new episode's decision does not wait for the
+        disk. They stay out of the book until their write lands, when they
+        move to `causes` in one step (a failed write leaves nothing to undo);
+        the next pass then finds them decided. Read it before the next
+        await, as `causes`: it changes as writes land.
         """
-        found: dict[str, Cause] = {}
-        for key, (episode, mapped) in self._tentative.items():
-            entry = found.get(mapped.cause)
-            if entry is None:
-                found[mapped.cause] = Cause(mapped=mapped, first=key, episodes={key: episode})
-                continue
-            entry.episodes[key] = episode
-            if key < entry.first:
-                entry.mapped, entry.first = mapped, key
-        return found
+        return self._tentative_causes
 
     def _left_out(self, notification: Notification, present: set[str], firing: list[str],
                   changes: Absorbed) -> None:
@@ -337,9 +373,8 @@ class EpisodeBook:
                 del self._in_flight[episode.key]
         if changes.tentative:
             for episode in changes.new:
-                offered = self._tentative.get(episode.key)
-                if offered is not None and offered[0] is episode:
-                    del self._tentative[episode.key]
+                if self.in_flight(episode):
+                    self._withdraw(episode.key)
         changes.failed = failed
         changes.written.set()
 
@@ -394,14 +429,8 @@ class EpisodeBook:
         if isinstance(mapped, Rejected):
             self._rejected[key] = mapped
             return
-        if mapped is None:
-            return
-        entry = self._causes.get(mapped.cause)
-        if entry is None:
-            entry = self._causes[mapped.cause] = Cause(mapped=mapped, first=key)
-        elif key < entry.first:
-            entry.mapped, entry.first = mapped, key
-        entry.episodes[key] = episode
+        if mapped is not None:
+            _file(self._causes, episode, mapped)
 
     def _settle(self, episode: EpisodeRecord) -> None:
         """Out of the firing set and evaluated: keep only what the dedup needs."""
@@ -425,18 +454,13 @@ class EpisodeBook:
         self._firing.pop(key, None)
         self._rejected.pop(key, None)
         mapped = self._mapped.pop(key, None)
-        if not isinstance(mapped, Mapped):
-            return
-        entry = self._causes[mapped.cause]
-        del entry.episodes[key]
-        if not entry.episodes:
-            del self._causes[mapped.cause]
-        elif key == entry.first:
-            # The smallest key left says what the cause asks for now.
-            first = min(entry.episodes)
-            now_first = self._mapped[first]
-            assert isinstance(now_first, Mapped)
-            entry.mapped, entry.first = now_first, first
+        if isinstance(mapped, Mapped):
+            _unfile(self._causes, key, mapped.cause, self._mapped_of)
+
+    def _mapped_of(self, key: str) -> Mapped:
+        mapped = self._mapped[key]
+        assert isinstance(mapped, Mapped)
+        return mapped
 
     def _absorb_alert(self, alert: Alert, known: EpisodeRecord | None, now: float,
                       changes: Absorbed, *, lapsed: bool = False) -> EpisodeRecord | None:

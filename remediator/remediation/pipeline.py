@@ -152,7 +152,8 @@ class Remediation:
         """
         Record what the notification changes; return it. Raises `Busy` or `StateError`.
 
-        When this returns, the news is durable and the worker has been woken.
+        When this returns, the news is durable and the worker has been woken,
+        unless a pass already decided on all of it while it was written.
         """
         now = self.clock()
         # Counted per status, not per alert: a storm's notification holds thousands.
@@ -227,9 +228,10 @@ class Remediation:
         decided = [e for e in changes.new if self._decided_early.pop(e.key, None) is e]
         if decided:
             self._store_handled(self.book.mark_handled(decided))
-        # Those the pass in progress decides on, it flags itself once it is done.
-        deciding = [e for e in changes.new if self._deciding_early.get(e.key) is e]
-        return (len(decided) + len(deciding) == len(changes.new)
+        # Those the pass in progress decides on (again), it flags itself once done.
+        covered = {e.key for e in decided}
+        covered.update(e.key for e in changes.new if self._deciding_early.get(e.key) is e)
+        return (len(covered) == len(changes.new)
                 and not changes.resolved and not changes.revived)
 
     async def _let_the_worker_catch_up(self) -> None:
@@ -322,10 +324,11 @@ class Remediation:
         # episodes of a few alerts is a few causes, planned like one of each. New
         # episodes still being written join them (`EpisodeBook.tentative`).
         causes = self.book.causes(now=now)
-        asked = {**{c: t.mapped for c, t in tentative.items()},
-                 **{c: known.mapped for c, known in causes.items()}}
-        firsts = {c: min(t.first for t in (causes.get(c), tentative.get(c)) if t is not None)
-                  for c in asked}
+        # What a cause asks for is what its episode with the smallest key maps to.
+        leading = {c: min((e for e in (causes.get(c), tentative.get(c)) if e is not None),
+                          key=lambda e: e.first) for c in {*causes, *tentative}}
+        asked = {c: e.mapped for c, e in leading.items()}
+        firsts = {c: e.first for c, e in leading.items()}
         conditions = sorted({m.condition for m in asked.values() if m.condition is not None})
         requested = [m.action for _, m in sorted(asked.items(), key=lambda i: firsts[i[0]])
                      if m.condition is None and m.action is not None]
@@ -482,15 +485,13 @@ def _episodes_of(action: Action, causes: Mapping[str, Cause],
     """
     The firing episodes behind an action, by key, each cause's in the order they came.
 
-    The book's own dicts, not copies: the decider reads them only inside its
-    checks, which do not await, so it sees the causes' firing episodes as they
-    are when the action is checked; and a storm's pass does not copy thousands.
+    A view of the book's own indexes, not a copy: the decider reads it only
+    inside its checks, which do not await, so it sees the causes' firing
+    episodes as they are when the action is checked, those that landed or
+    resolved while the pass awaited included; and a storm's pass copies
+    nothing.
     """
-    found = [group[cause].episodes for cause in dict.fromkeys(action.causes)
-             for group in (causes, tentative) if cause in group]
-    if len(found) == 1:
-        return found[0]
-    return Joined(found)
+    return Joined((causes, tentative), tuple(dict.fromkeys(action.causes)))
 
 
 def group_hash(group_key: str) -> str:

@@ -122,25 +122,34 @@ class SqliteStore:
         self._checkpoint_connection: sqlite3.Connection | None = None
         self._checkpoint_due: asyncio.TimerHandle | None = None
         self._checkpointing: asyncio.Future[None] | None = None
+        self._closing = False
+        self._closed: asyncio.Future[None] | None = None
 
     async def open(self) -> None:
         await self._call(self._open)
 
     async def close(self) -> None:
-        # What was written before close is committed first.
-        while self._committing is not None:
-            await asyncio.shield(self._committing)
+        # Once, however many callers: the app and a test harness may both close.
+        if self._closed is None:
+            self._closed = asyncio.ensure_future(self._close_all())
+        await asyncio.shield(self._closed)
+
+    async def _close_all(self) -> None:
+        # No checkpoint is begun from now on. The checkpoint connection closes
+        # first: the last one to close checkpoints the whole log and removes it.
+        self._closing = True
         if self._checkpoint_due is not None:
             self._checkpoint_due.cancel()
             self._checkpoint_due = None
         if self._checkpointing is not None:
             await asyncio.wait({self._checkpointing})
-        # The checkpoint connection first: the last one to close checkpoints the
-        # whole log and removes it.
         if self._checkpoint_connection is not None:
             await asyncio.get_running_loop().run_in_executor(self._checkpointer,
                                                              self._close_checkpoints)
         self._checkpointer.shutdown(wait=True)
+        # What was written before close, or while it waited, is committed first.
+        while self._committing is not None:
+            await asyncio.shield(self._committing)
         if self._connection is not None:
             await self._call(self._close)
         self._thread.shutdown(wait=True)
@@ -259,7 +268,7 @@ class SqliteStore:
     def _checkpoint_soon(self) -> None:
         """Copy the log into the database file a little later, on the checkpoint thread."""
         if (self._checkpoint_due is None and self._checkpointing is None
-                and self._connection is not None):
+                and self._connection is not None and not self._closing):
             loop = asyncio.get_running_loop()
             self._checkpoint_due = loop.call_later(CHECKPOINT_SECONDS, self._start_checkpoint)
 

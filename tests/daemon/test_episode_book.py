@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from remediator.alerting import mapping
+from remediator.alerting.mapping import Mapped
 from remediator.alerting.payload import parse_notification
 from remediator.config.settings import Settings
-from remediator.remediation.episodes import Absorbed, EpisodeBook, Joined
+from remediator.remediation.episodes import Absorbed, Cause, EpisodeBook, Joined
 from remediator.state.base import EpisodeRecord
 from remediator.state.sqlite import SqliteStore
 from tests.daemon.payloads import alert, body, notification, resolved
@@ -194,19 +195,31 @@ def test_a_group_that_sends_no_more_is_forgotten() -> None:
     assert book.group_count == 0
 
 
-def test_the_episodes_of_several_causes_read_as_one_mapping_without_copies() -> None:
-    """An action of two causes sees both causes' episodes, the newest of the last first."""
+def test_the_episodes_of_several_causes_read_as_one_mapping_kept_up_to_date() -> None:
+    """
+    An action of two causes sees both causes' episodes, the newest of the last
+    first, and what joins, leaves or moves between the indexes as it happens.
+    """
     def record(fingerprint: str) -> EpisodeRecord:
         return EpisodeRecord(fingerprint, "2024-05-01T10:00:00.000000+00:00", "A", None,
                              "firing", 1.0, 1.0)
 
-    first = {e.key: e for e in (record("a1"), record("a2"))}
-    second = {e.key: e for e in (record("b1"), record("b2"))}
-    joined = Joined([first, second])
-    late = record("b3")
-    second[late.key] = late  # joined the cause after the mapping was made
+    def cause(*fingerprints: str) -> Cause:
+        episodes = {e.key: e for e in map(record, fingerprints)}
+        return Cause(mapped=Mapped(cause="unused"), first=min(episodes), episodes=episodes)
 
-    assert [joined[key].fingerprint for key in reversed(joined)] == ["b3", "b2", "b1", "a2", "a1"]
-    assert [joined[key].fingerprint for key in joined] == ["a1", "a2", "b1", "b2", "b3"]
-    assert len(joined) == 5 and late.key in joined and "nothing@x" not in joined
+    book: dict[str, Cause] = {"p95": cause("a1", "a2"), "errors": cause("b1")}
+    flying: dict[str, Cause] = {"errors": cause("b2")}
+    joined = Joined((book, flying), ("p95", "errors"))
+    before = [joined[key].fingerprint for key in reversed(joined)]
+    landed = flying.pop("errors").episodes
+    book["errors"].episodes.update(landed)  # its write landed: from one index to the other
+    late = record("b3")
+    flying["errors"] = Cause(mapped=Mapped(cause="unused"), first=late.key,
+                             episodes={late.key: late})
+    del book["p95"]  # its episodes resolved
+
+    assert before == ["b2", "b1", "a2", "a1"]
+    assert [joined[key].fingerprint for key in reversed(joined)] == ["b3", "b2", "b1"]
+    assert len(joined) == 3 and late.key in joined and "nothing@x" not in joined
     assert joined.get("nothing@x") is None

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from remediator.remediation.episodes import TENTATIVE_LIMIT
 from remediator.state.base import DecisionRecord, StateError
 from remediator.state.sqlite import FILENAME, SqliteStore
 from tests.daemon.conftest import Daemon, MakeDaemon
@@ -254,94 +253,3 @@ async def test_an_episode_back_in_the_firing_set_during_a_pass_is_named_by_the_n
 
     named = {key for d in await daemon.decisions() for key in d.episodes}
     assert {key_of(item) for item in (x, y, z, w)} <= named
-
-
-class GatedStore(SqliteStore):
-    """A store whose episode writes wait at a gate: a disk slow to sync."""
-
-    def __init__(self, directory: Path) -> None:
-        super().__init__(directory)
-        self.gate = asyncio.Event()
-
-    async def save_episodes(self, episodes: Any) -> None:
-        await self.gate.wait()
-        await super().save_episodes(episodes)
-
-
-async def test_a_new_episode_is_decided_on_while_its_write_is_still_under_way(
-        make_daemon: MakeDaemon, tmp_path: Path) -> None:
-    """
-    The decision does not wait for the disk: it is recorded before the webhook
-    is answered, and once the write lands the episode is evaluated, not
-    decided again.
-    """
-    store = GatedStore(tmp_path / "state")
-    executor = RecordingExecutor()
-    daemon = await make_daemon(store=store, executor=executor, **EXECUTING)
-
-    posting = asyncio.create_task(daemon.post(notification(alert(P95))))
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not executor.actions:
-        assert time.monotonic() < deadline, "nothing was decided while the write waited"
-        await asyncio.sleep(0.01)
-    answered_before = posting.done()
-    store.gate.set()
-    status, _ = await posting
-    await daemon.settle()
-
-    assert not answered_before and status == 200
-    assert [(d.type, d.outcome) for d in await daemon.decisions()] == [("scale", "executed")]
-    assert [e.handled for e in await store.load_episodes()] == [True]
-
-
-async def test_a_notification_whose_write_fails_keeps_the_decision_made_meanwhile(
-        make_daemon: MakeDaemon, tmp_path: Path) -> None:
-    """Answered 503 and sent again, the alert is new to the book, but not to the guard."""
-    store = GatedStore(tmp_path / "state")
-    executor = RecordingExecutor()
-    daemon = await make_daemon(store=store, executor=executor, **EXECUTING)
-    original = GatedStore.save_episodes
-
-    async def failing(episodes: Any) -> None:
-        await store.gate.wait()
-        raise StateError("disk full")
-
-    store.save_episodes = failing  # type: ignore[method-assign]
-    posting = asyncio.create_task(daemon.post(notification(alert(P95))))
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not executor.actions:
-        assert time.monotonic() < deadline, "nothing was decided while the write waited"
-        await asyncio.sleep(0.01)
-    store.gate.set()
-    failed, _ = await posting
-    store.save_episodes = original.__get__(store)  # type: ignore[method-assign]
-    retried, reply = await daemon.post(notification(alert(P95)))
-    await daemon.settle()
-
-    assert (failed, retried, reply["new"]) == (503, 200, 1)
-    assert [a.replicas for a in executor.actions] == [5]
-    assert [(d.type, d.outcome) for d in await daemon.decisions()] == [("scale", "executed")]
-
-
-async def test_only_a_few_new_alerts_are_decided_on_before_they_are_stored(
-        make_daemon: MakeDaemon, tmp_path: Path) -> None:
-    """A notification of many new alerts is a throughput case: stored first, then decided."""
-    store = GatedStore(tmp_path / "state")
-    daemon = await make_daemon(store=store, **EXECUTING)
-    book = daemon.services.remediation.book
-
-    few = asyncio.create_task(daemon.post(notification(alert(P95, pod="a"))))
-    many = asyncio.create_task(daemon.post(notification(
-        *(alert(ERRORS, pod=f"pod-{n}") for n in range(TENTATIVE_LIMIT + 1)),
-        group_key='{}:{wave="many"}')))
-    deadline = time.monotonic() + WAIT_SECONDS
-    while daemon.sample("remediator_alerts_total", status="firing") < TENTATIVE_LIMIT + 2:
-        assert time.monotonic() < deadline, "the notifications never arrived"
-        await asyncio.sleep(0.01)
-    offered = {e.alertname for cause in book.tentative().values()
-               for e in cause.episodes.values()}
-    store.gate.set()
-    replies = await asyncio.gather(few, many)
-
-    assert offered == {P95}
-    assert [status for status, _ in replies] == [200, 200]

@@ -9,11 +9,12 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from remediator.state.base import StateError, Store
-from remediator.state.sqlite import FILENAME, SqliteStore
+from remediator.state.sqlite import CHECKPOINT_SECONDS, FILENAME, SqliteStore
 from tests.state.contract import *  # noqa: F403
 from tests.state.contract import Reopen, decision, episode
 
@@ -179,3 +180,34 @@ async def test_a_second_store_on_one_directory_is_refused_until_the_first_closes
 
     await second.open()
     await second.close()
+
+
+async def test_a_write_while_the_store_closes_is_committed_and_begins_no_checkpoint(
+        tmp_path: Path) -> None:
+    """Nothing is left scheduled on a closed store: the event loop hears of no error."""
+    errors: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: errors.append(context))
+    store = SqliteStore(tmp_path)
+    await store.open()
+    await store.save_episodes([episode("1111111111111111")])
+
+    closing = asyncio.create_task(store.close())
+    await asyncio.sleep(0)
+    await store.save_episodes([episode("2222222222222222")])
+    await closing
+    await asyncio.sleep(CHECKPOINT_SECONDS + 0.3)
+
+    assert errors == []
+    assert _stored_keys(tmp_path) == {episode("1111111111111111").key,
+                                      episode("2222222222222222").key}
+
+
+async def test_closing_twice_at_once_closes_once(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path)
+    await store.open()
+    await store.save_episodes([episode("1111111111111111")])
+
+    await asyncio.gather(store.close(), store.close())
+    await store.close()
+
+    assert _stored_keys(tmp_path) == {episode("1111111111111111").key}
