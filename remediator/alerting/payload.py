@@ -120,6 +120,10 @@ def _parse(body: bytes, *, now: datetime, source: str) -> tuple[Notification, bo
         raise PayloadError(
             source, None, f"body is not JSON: {error.msg} at line {error.lineno}"
         ) from None
+    except ValueError:
+        # An integer past Python's digit limit (4,300) raises this, not JSONDecodeError.
+        raise PayloadError(source, None, "body holds a number too long to read"
+                                         " (more than 4300 digits)") from None
     except RecursionError:
         # `[[[[...` a few thousand deep exhausts the decoder's stack: hostile, not v4.
         raise PayloadError(source, None, "body is nested too deeply to be a v4 payload") from None

@@ -108,10 +108,11 @@ def _decode_one(
             None,
             f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}",
         ) from None
-    except ValueError as error:
+    except ValueError:
         # Integers beyond Python's digit limit land here, not in JSONDecodeError.
         line = text.count("\n", 0, position) + 1
-        message = f"not valid JSON near line {line}: {error}"
+        message = f"not valid JSON near line {line}: a number too long to read" \
+                  " (more than 4300 digits)"
         raise ResultError(source, None, message) from None
     except RecursionError:
         raise ResultError(source, None, "not valid JSON: nested too deeply") from None

@@ -204,7 +204,8 @@ class Decider:
         decision.outcome = str(report.outcome)
         decision.reason = report.reason
         decision.command = report.command
-        decision.details = dict(report.details)
+        # The executor's details join the plan's rationale and causes, not replace them.
+        decision.details = {**decision.details, **report.details}
         decision.executor = executor.name
         # What changed nothing counts toward nothing; a failure may retry after its
         # cooldown, everything else settles the episodes behind it.

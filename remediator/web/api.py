@@ -307,7 +307,9 @@ def _whole(request: web.Request, key: str, default: int | None, *, low: int, hig
     text = request.query.get(key)
     if text is None:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    # ASCII digits only: str.isdigit() also takes '²', which int() refuses; and
+    # few enough of them that int() never meets Python's digit limit.
+    if not (text.isascii() and text.isdigit()) or len(text) > 18 or not low <= int(text) <= high:
         raise _http_error(400, f"{key} must be a whole number from {low} to {high},"
                                f" got {text!r}", field=key)
     return int(text)

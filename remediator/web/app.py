@@ -86,6 +86,9 @@ def create_app(
     app = web.Application(
         client_max_size=settings.server.body_limit_bytes,
         middlewares=[_count_webhook_replies],
+        # Bodies are taken as sent: an encoded one is refused (`read_body`) rather
+        # than inflated past the body limit, or failing to inflate mid-request.
+        handler_args={"auto_decompress": False},
     )
     app[SERVICES] = Services(
         settings=settings, store=store, executor=executor, registry=registry,
@@ -139,6 +142,9 @@ async def _count_webhook_replies(
         response = await handler(request)
     except web.HTTPException as error:
         metrics.count(metrics.webhook_requests, str(error.status))
+        raise
+    except Exception:  # a bug: aiohttp answers 500 and logs it; the health alert must see it
+        metrics.count(metrics.webhook_requests, "500")
         raise
     metrics.count(metrics.webhook_requests, str(response.status))
     return response

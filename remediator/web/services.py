@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 
 from aiohttp import web
@@ -70,6 +71,13 @@ async def read_body(request: web.Request) -> bytes:
     limit = services(request).settings.server.body_limit_bytes
     if request.content_length is not None and request.content_length > limit:
         raise too_large(limit)
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding != "identity":
+        # Alertmanager and the results push send plain JSON.
+        raise web.HTTPUnsupportedMediaType(text=json.dumps({
+            "error": f"Content-Encoding {encoding!r} is not accepted: send the body as is",
+            "field": "Content-Encoding",
+        }), content_type="application/json")
     try:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from remediator.bench.reading import parse_result
+from remediator.bench.reading import parse_result, read_result
 from remediator.cli import main
 from remediator.errors import ResultError
 from tests.bench.support import parse_json, read
@@ -46,6 +46,18 @@ def test_c_style_nan_is_refused_with_its_position() -> None:
         read("native-c-nan.json")
 
     assert "line 1 column" in caught.value.message
+
+
+def test_a_number_past_the_digit_limit_is_refused_in_our_words(tmp_path: Path) -> None:
+    """A 5,000-digit integer is not a result: the error names the line, not Python's limit."""
+    path = tmp_path / "huge.json"
+    path.write_text('{"latency_stats": {"p95_ms": 1' + "0" * 5000 + "}}\n")
+
+    with pytest.raises(ResultError) as caught:
+        read_result(path)
+
+    assert caught.value.message == (
+        "not valid JSON near line 1: a number too long to read (more than 4300 digits)")
 
 
 @pytest.mark.parametrize("document", [

@@ -96,6 +96,9 @@ async def test_history_pages_newest_first(daemon: Daemon) -> None:
     bad, error = await daemon.api("GET", "/api/v1/actions?limit=0")
     unknown, unknown_error = await daemon.api("GET", "/api/v1/actions?limt=2")
     twice, twice_error = await daemon.api("GET", "/api/v1/actions?limit=1&limit=2")
+    # Digits str.isdigit() takes but int() does not, and more than int() will read.
+    odd = [await daemon.api("GET", f"/api/v1/actions?{query}") for query in
+           ("limit=%C2%B2", "before=%C2%B2", "limit=%D9%A3", "limit=" + "9" * 5000)]
 
     ids = [d["id"] for d in first + second]
     assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids) == 4
@@ -105,6 +108,8 @@ async def test_history_pages_newest_first(daemon: Daemon) -> None:
     assert error["field"] == "limit"
     assert (unknown, unknown_error["field"]) == (400, "limt")
     assert (twice, twice_error["field"]) == (400, "limit")
+    assert [(status, reply["field"]) for status, reply in odd] == [
+        (400, "limit"), (400, "before"), (400, "limit"), (400, "limit")]
 
 
 async def test_pause_resume_and_breaker_reset(make_daemon: MakeDaemon) -> None:

@@ -64,6 +64,8 @@ async def test_firing_alert_gives_one_dry_run_decision_in_the_history(daemon: Da
     assert entry["alert"] == {"alertname": P95, "fingerprint": "a1b2c3d4e5f60708",
                               "startsAt": "2024-05-01T10:00:00.000000+00:00"}
     assert isinstance(entry["id"], int) and entry["time"].startswith("2024-05-01T10:00:30")
+    # What was carried out keeps why it was planned.
+    assert entry["details"]["causes"] == ["p95 CRITICAL"] and entry["details"]["rationale"]
 
 
 async def test_each_alert_is_judged_by_its_own_status(make_daemon: MakeDaemon) -> None:
@@ -219,6 +221,34 @@ async def test_body_over_the_limit_is_413(daemon: Daemon) -> None:
 
     assert status == 413
     assert daemon.sample("remediator_webhook_requests_total", code="413") == 1
+
+
+async def test_bodies_python_cannot_read_are_400_and_a_bug_is_counted_as_500(
+        daemon: Daemon, monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    A number past Python's digit limit is a 400 and an encoded body a 415,
+    each naming the problem; an unexpected failure is a 500 that the webhook
+    counter (and so the shipped health alert) sees.
+    """
+    huge = b'{"version": "4", "alerts": [], "x": 1' + b"0" * 5000 + b"}"
+
+    digits, too_long = await daemon.post(huge)
+    encoded, not_gzip = await daemon.post(body(notification(alert(P95))),
+                                          headers={"Content-Encoding": "gzip"})
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(daemon.services.remediation, "receive", broken)
+    failed, _ = await daemon.post(notification(alert(P95)))
+
+    assert (digits, too_long["error"]) == (
+        400, "webhook: body holds a number too long to read (more than 4300 digits)")
+    assert (encoded, not_gzip["field"]) == (415, "Content-Encoding")
+    assert "gzip" in not_gzip["error"]
+    assert failed == 500
+    assert daemon.sample("remediator_webhook_requests_total", code="500") == 1
+    assert daemon.sample("remediator_webhook_requests_total", code="415") == 1
 
 
 async def test_storm_group_of_3000_alerts_gives_one_action(daemon: Daemon) -> None:
