@@ -53,6 +53,8 @@ async def test_exposition_passes_promtool_after_traffic(
     assert (checked.returncode, checked.stdout + checked.stderr) == (0, "")
     for name in SELF_METRICS:
         assert name in text, name
+    # One series per counter child, not a `*_created` twin beside each.
+    assert [line for line in text.splitlines() if "_created" in line] == []
 
 
 async def test_gauges_in_base_units_with_the_percentile_label(
