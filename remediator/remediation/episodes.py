@@ -139,10 +139,6 @@ def _unfile(causes: dict[str, Cause], key: str, cause: str,
         entry.mapped, entry.first = mapped_of(first), first
 
 
-def _last_change(episode: EpisodeRecord) -> float:
-    return episode.resolved_at or episode.last_seen
-
-
 class Joined(Mapping[str, EpisodeRecord]):
     """
     The firing episodes of some causes, as one mapping, read through, not copied.
@@ -437,7 +433,7 @@ class EpisodeBook:
         key = episode.key
         del self.episodes[key]
         if episode.status == "resolved":
-            self._resolved[settled_id(key)] = episode.resolved_at or episode.last_seen
+            self._resolved[settled_id(key)] = episode.last_change
         else:
             self._lapsed[key] = (episode.first_seen, episode.last_seen)
 
@@ -568,7 +564,7 @@ class EpisodeBook:
         for episode in episodes:
             current = self.episodes.get(episode.key)
             if (current is not None and not current.handled and current.status == episode.status
-                    and _last_change(current) == _last_change(episode)):
+                    and current.last_change == episode.last_change):
                 current = _replace(current, handled=True)
                 self._put(current)
                 done.append(current)

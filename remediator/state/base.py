@@ -85,6 +85,12 @@ class EpisodeRecord:
         # The identity fields are never reassigned; `replace` makes a new record.
         self.key = episode_key(self.fingerprint, self.starts_at)
 
+    @property
+    def last_change(self) -> float:
+        """When it last changed (resolved, or last re-sent): what retention and the
+        evaluated flag (`Store.mark_handled`) go by."""
+        return self.resolved_at or self.last_seen
+
     def to_json(self) -> dict[str, Any]:
         # Field by field rather than dataclasses.asdict, whose deep copy of every
         # value was most of the time spent storing a 10,000-alert notification.

@@ -169,13 +169,13 @@ class KubeStore:
     async def mark_handled(self, episodes: Sequence[EpisodeRecord]) -> None:
         if not episodes:
             return
-        evaluated = [(e.key, e.status, e.resolved_at or e.last_seen) for e in episodes]
+        evaluated = [(e.key, e.status, e.last_change) for e in episodes]
 
         def change(state: _State) -> None:
             for key, status, last_change in evaluated:
                 stored = state.episodes.get(key)
                 if (stored is not None and stored.status == status
-                        and (stored.resolved_at or stored.last_seen) == last_change):
+                        and stored.last_change == last_change):
                     stored.handled = True
 
         await self._update(change, "flag evaluated episodes")
@@ -243,7 +243,7 @@ class KubeStore:
     async def prune(self, *, before: float) -> int:
         def change(state: _State) -> int:
             old_episodes = [key for key, e in state.episodes.items()
-                            if (e.resolved_at or e.last_seen) < before]
+                            if e.last_change < before]
             old_decisions = [i for i, d in state.decisions.items() if d.time < before]
             for key in old_episodes:
                 del state.episodes[key]
@@ -396,7 +396,7 @@ def _drop_decisions(state: _State, count: int, *, history_only: bool) -> int:
 def _drop_episodes(state: _State, count: int, *, resolved_only: bool) -> int:
     candidates = sorted(
         (e for e in state.episodes.values() if e.status == "resolved" or not resolved_only),
-        key=lambda e: e.resolved_at or e.last_seen,
+        key=lambda e: e.last_change,
     )[:count]
     for episode in candidates:
         del state.episodes[episode.key]

@@ -122,8 +122,8 @@ class SqliteStore:
         self._checkpoint_connection: sqlite3.Connection | None = None
         self._checkpoint_due: asyncio.TimerHandle | None = None
         self._checkpointing: asyncio.Future[None] | None = None
-        self._closing = False
         self._closed: asyncio.Future[None] | None = None
+        """Set once close() begins: no checkpoint is begun after it."""
 
     async def open(self) -> None:
         await self._call(self._open)
@@ -135,9 +135,8 @@ class SqliteStore:
         await asyncio.shield(self._closed)
 
     async def _close_all(self) -> None:
-        # No checkpoint is begun from now on. The checkpoint connection closes
-        # first: the last one to close checkpoints the whole log and removes it.
-        self._closing = True
+        # The checkpoint connection closes first: the last one to close
+        # checkpoints the whole log and removes it.
         if self._checkpoint_due is not None:
             self._checkpoint_due.cancel()
             self._checkpoint_due = None
@@ -160,14 +159,14 @@ class SqliteStore:
 
     async def save_episodes(self, episodes: Sequence[EpisodeRecord]) -> None:
         rows = [
-            (e.key, e.status, e.resolved_at or e.last_seen, _dumps(e.to_json()))
+            (e.key, e.status, e.last_change, _dumps(e.to_json()))
             for e in episodes
         ]
         if rows:
             await self._write(functools.partial(_execute_many, _SAVE_EPISODE, rows))
 
     async def mark_handled(self, episodes: Sequence[EpisodeRecord]) -> None:
-        rows = [(e.key, e.status, e.resolved_at or e.last_seen) for e in episodes]
+        rows = [(e.key, e.status, e.last_change) for e in episodes]
         if rows:
             await self._write(functools.partial(_execute_many, _MARK_HANDLED, rows))
 
@@ -268,7 +267,7 @@ class SqliteStore:
     def _checkpoint_soon(self) -> None:
         """Copy the log into the database file a little later, on the checkpoint thread."""
         if (self._checkpoint_due is None and self._checkpointing is None
-                and self._connection is not None and not self._closing):
+                and self._connection is not None and self._closed is None):
             loop = asyncio.get_running_loop()
             self._checkpoint_due = loop.call_later(CHECKPOINT_SECONDS, self._start_checkpoint)
 
