@@ -108,10 +108,7 @@ class Guard:
                 cover = _uncover(covered.get(key), decision.id)
                 if decision.covering:
                     cover = _cover(cover, decision.id)
-                if cover is None:
-                    covered.pop(key, None)
-                else:
-                    covered[key] = cover
+                _put_cover(covered, key, cover)
         if decision.counted and decision.target:
             self._acted_on.setdefault(decision.target, set()).update(decision.episodes)
 
@@ -131,10 +128,7 @@ class Guard:
             cover = _uncover(cover, provisional)
             if stored:
                 cover = _cover(cover, decision.id)
-            if cover is None:
-                covered.pop(key, None)
-            else:
-                covered[key] = cover
+            _put_cover(covered, key, cover)
 
     def forget(self, *, now: float) -> None:
         """Drop what no check can look at any more (the store prunes its own copy)."""
@@ -358,6 +352,13 @@ def _cover(cover: Cover | None, decision: int) -> Cover:
     if isinstance(cover, int):
         return frozenset((cover, decision))
     return cover | {decision}
+
+
+def _put_cover(covered: dict[str, Cover], key: str, cover: Cover | None) -> None:
+    if cover is None:
+        covered.pop(key, None)
+    else:
+        covered[key] = cover
 
 
 def _covers(cover: Cover, decision: int) -> bool:

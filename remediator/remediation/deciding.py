@@ -500,8 +500,8 @@ class Decider:
         An action deferred for the same reason is recorded once, and again only
         for the episodes that joined it since, naming just those: in a storm of
         new episodes each pass would otherwise store every firing episode again.
-        What was named is noted once the deferral is stored (`_named`), so a
-        write that fails leaves it to be recorded by the next pass.
+        What was named is noted as the deferral is queued (`_named`) and taken
+        back if its write fails, which leaves it to be recorded again.
 
         An episode joins a cause only as a change the worker has yet to
         evaluate (new, or back in the firing set), and it stays pending until a
@@ -536,7 +536,7 @@ class Decider:
     def _named(self, action: Action, verdict: Verdict, decision: DecisionRecord, *,
                complete: bool = False) -> Deferral | None:
         """
-        A deferral is stored: its episodes need not be named again for that reason.
+        A deferral is recorded: its episodes need not be named again for that reason.
 
         `complete`: it was checked in a worker's pass, and with it every episode
         behind the action is named. Returns the memory of the action's deferrals.
