@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from typing import Any
 
 from remediator.config import loading
@@ -9,6 +12,8 @@ from remediator.config.settings import Settings
 from remediator.execution.base import ExecutionReport, Outcome
 from remediator.planning import commands
 from remediator.planning.actions import Action, ActionType, Target
+from remediator.state.base import DecisionRecord, StateError
+from remediator.state.sqlite import SqliteStore
 
 # 2024-05-01T10:00:00Z, the start of the field reports' scenarios.
 T0 = 1714557600.0
@@ -81,3 +86,29 @@ class RecordingExecutor:
         self.actions.append(action)
         return ExecutionReport(self.outcome, f"{self.outcome} {action.key}",
                                commands.as_text(action))
+
+
+class RefusingDecisions(SqliteStore):
+    """
+    A store that cannot write batches of decisions (the disk is full): the next
+    `refuse` of them fail, each counted in `refused`.
+    """
+
+    refuse = 0
+    refused = 0
+
+    async def add_decisions(self, decisions: Any) -> list[DecisionRecord]:
+        if self.refuse:
+            self.refuse -= 1
+            self.refused += 1
+            raise StateError("disk full")
+        return await super().add_decisions(decisions)
+
+
+async def until(condition: Callable[[], object], what: str = "the condition did not hold",
+                *, seconds: float = 10.0) -> None:
+    """Poll until `condition()` holds; fail with `what` after `seconds` (bounded, not timed)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        await asyncio.sleep(0.01)

@@ -14,7 +14,7 @@ from remediator.execution.base import ExecutionReport, Outcome
 from remediator.metrics import SelfMetrics
 from remediator.planning.actions import Action, ActionType, Target
 from remediator.remediation.deciding import INTERRUPTED, Decider, carry_out
-from remediator.state.base import DecisionRecord, EpisodeRecord, StateError
+from remediator.state.base import DecisionRecord, EpisodeRecord
 from remediator.state.sqlite import SqliteStore
 from tests.daemon.support import (
     BACKEND,
@@ -22,6 +22,7 @@ from tests.daemon.support import (
     T0,
     FakeClock,
     RecordingExecutor,
+    RefusingDecisions,
     combined,
     make_settings,
     rollback,
@@ -526,18 +527,6 @@ async def test_a_skip_after_an_execution_says_what_was_done(store: SqliteStore) 
     assert again.reason.startswith(f"cooldown: {GATEWAY} was rolled back 7s ago;"), again.reason
 
 
-class FailingOnce(SqliteStore):
-    """A store whose next batch of decisions cannot be written (the disk was full)."""
-
-    fail = False
-
-    async def add_decisions(self, decisions: Any) -> list[DecisionRecord]:
-        if self.fail:
-            self.fail = False
-            raise StateError("disk full")
-        return await super().add_decisions(decisions)
-
-
 async def test_a_pass_records_what_each_action_alone_would(store: SqliteStore) -> None:
     """
     A pass's deferrals are stored together, with the outcomes deciding them one by
@@ -572,7 +561,7 @@ async def test_deferrals_a_failed_write_lost_are_recorded_by_the_next_pass(
     next pass names the episodes, once, though they are no longer fresh in it.
     (The worker's retry a second later is in test_storm.)
     """
-    store = FailingOnce(tmp_path)
+    store = RefusingDecisions(tmp_path)
     await store.open()
     clock = FakeClock()
     decider = await decider_for(store, clock)
@@ -581,7 +570,7 @@ async def test_deferrals_a_failed_write_lost_are_recorded_by_the_next_pass(
     await decider.decide(scale(5))
     clock.advance(10)
 
-    store.fail = True
+    store.refuse = 1
     await decider.decide_all([(scale(5), behind)], fresh={episode.key})
     await decider.unawaited.drain()
     lost = await store.decisions(limit=10)
@@ -630,7 +619,7 @@ async def test_a_deferral_settles_its_episodes_before_it_is_stored_and_not_if_it
     priority threshold) finds them settled; when the write is lost, the next
     pass records the deferral again, and still nothing else.
     """
-    store = FailingOnce(tmp_path)
+    store = RefusingDecisions(tmp_path)
     await store.open()
     clock = FakeClock()
     executor = RecordingExecutor()
@@ -639,7 +628,7 @@ async def test_a_deferral_settles_its_episodes_before_it_is_stored_and_not_if_it
     behind = {episode.key: episode}
     planned = [(scale(4, priority=2), behind), (rollback(), behind)]
 
-    store.fail = True
+    store.refuse = 1
     await decider.decide_all(planned, fresh={episode.key})
     await decider.unawaited.drain()
     await decider.decide_all(planned, fresh=set())

@@ -9,9 +9,7 @@ it had not carried out stays pending and is decided when leadership returns
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +24,7 @@ from remediator.state.base import DecisionRecord
 from remediator.state.sqlite import SqliteStore
 from tests.daemon.conftest import MakeDaemon
 from tests.daemon.payloads import alert, notification
-from tests.daemon.support import FakeClock, RecordingExecutor, make_settings, scale
+from tests.daemon.support import FakeClock, RecordingExecutor, make_settings, scale, until
 
 EXECUTING = {"execution.auto_execute": True, "server.allow_insecure": True}
 # Two alerts of one group, each asking for a restart of its own Deployment: a plan of two.
@@ -53,14 +51,6 @@ class StepDownExecutor(RecordingExecutor):
         return report
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    """Poll (bounded) until `condition()` holds."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
-
-
 async def test_a_pass_stops_when_leadership_goes_and_the_rest_waits_for_the_leader(
         make_daemon: MakeDaemon, tmp_path: Path) -> None:
     """
@@ -75,7 +65,8 @@ async def test_a_pass_stops_when_leadership_goes_and_the_rest_waits_for_the_lead
     remediation = daemon.services.remediation
 
     await daemon.post(notification(alert("GatewayStuck"), alert("BackendStuck")))
-    await until(lambda: not leadership.leader and not remediation.evaluating)
+    await until(lambda: not leadership.leader and not remediation.evaluating,
+                "the pass did not stop", seconds=WAIT_SECONDS)
     cut_off = await daemon.decisions()
     acted_as_follower = list(executor.actions)
 

@@ -6,7 +6,6 @@ import asyncio
 import io
 import json
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from remediator import logs
 from remediator.execution.base import Outcome
 from tests.daemon.conftest import MakeDaemon
 from tests.daemon.payloads import alert, notification
-from tests.daemon.support import RecordingExecutor
+from tests.daemon.support import RecordingExecutor, until
 
 EXECUTING = {"execution.auto_execute": True, "server.allow_insecure": True}
 DEADLINE_SECONDS = 10.0
@@ -49,13 +48,6 @@ async def serve(aiohttp_server: Any, sink: Sink) -> str:
     app.router.add_post("/hook", sink.handle)
     server = await aiohttp_server(app)
     return str(server.make_url("/hook"))
-
-
-async def until(condition: Any) -> None:
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 async def test_executed_action_is_sent_to_slack_and_the_webhook(

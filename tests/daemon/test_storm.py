@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from remediator.state.base import DecisionRecord, StateError
-from remediator.state.sqlite import FILENAME, SqliteStore
+from remediator.state.base import StateError
+from remediator.state.sqlite import FILENAME
 from tests.daemon.conftest import Daemon, MakeDaemon
 from tests.daemon.payloads import alert, notification
-from tests.daemon.support import RecordingExecutor
+from tests.daemon.support import RecordingExecutor, RefusingDecisions, until
 
 P95 = "LLMLatencyP95Critical"
 ERRORS = "LLMErrorRateWarning"
@@ -70,10 +70,8 @@ async def test_a_copy_of_an_alert_whose_write_fails_is_not_taken_as_stored(
 
     async def failing(episodes: object) -> None:
         # Fail only once the second copy has arrived and seen this one in flight.
-        deadline = time.monotonic() + WAIT_SECONDS
-        while daemon.sample("remediator_alerts_total", status="firing") < 2:
-            assert time.monotonic() < deadline, "the second notification never arrived"
-            await asyncio.sleep(0.01)
+        await until(lambda: daemon.sample("remediator_alerts_total", status="firing") >= 2,
+                    "the second notification never arrived")
         raise StateError("disk full")
 
     store.save_episodes = failing  # type: ignore[method-assign]
@@ -148,10 +146,8 @@ async def test_a_burst_past_half_the_queue_waits_for_the_worker_instead_of_a_503
     later = [asyncio.ensure_future(daemon.post(notification(
         *(alert(P95, pod=f"{name}-{n}") for n in range(3)), group_key=f'{{}}:{{node="{name}"}}',
     ))) for name in "bcd"]
-    deadline = time.monotonic() + WAIT_SECONDS
-    while daemon.sample("remediator_alerts_total", status="firing") < 12:
-        assert time.monotonic() < deadline, "the later notifications never arrived"
-        await asyncio.sleep(0.01)
+    await until(lambda: daemon.sample("remediator_alerts_total", status="firing") >= 12,
+                "the later notifications never arrived")
     held = [task.done() for task in later]
     gate.set()
     replies = [await task for task in later]
@@ -168,19 +164,6 @@ ONE_RESTART = {"alerts": {"custom": [
      "priority": 1}]}}
 
 
-class RefusingDeferrals(SqliteStore):
-    """A store that cannot write a pass's deferrals while `full` is set (the disk is full)."""
-
-    full = False
-    refused = 0
-
-    async def add_decisions(self, decisions: Any) -> list[DecisionRecord]:
-        if self.full:
-            self.refused += 1
-            raise StateError("disk full")
-        return await super().add_decisions(decisions)
-
-
 async def test_deferrals_the_store_keeps_refusing_are_tried_again_each_second(
         make_daemon: MakeDaemon, tmp_path: Path) -> None:
     """
@@ -188,19 +171,19 @@ async def test_deferrals_the_store_keeps_refusing_are_tried_again_each_second(
     recorded again a second later, not in a loop of passes, and once the store
     takes writes again the deferral is recorded, once.
     """
-    store = RefusingDeferrals(tmp_path / "state")
+    store = RefusingDecisions(tmp_path / "state")
     daemon = await make_daemon(store=store, raw=ONE_RESTART, executor=RecordingExecutor(),
                                **EXECUTING)
     remediation = daemon.services.remediation
     await daemon.post(notification(alert("GatewayStuck", pod="a")))
     await daemon.settle()
 
-    store.full = True
+    store.refuse = 1_000_000
     passes = remediation.passes
     await daemon.post(notification(alert("GatewayStuck", pod="a"),
                                    alert("GatewayStuck", pod="b")))
     await asyncio.sleep(1.5)
-    store.full = False
+    store.refuse = 0
     tried, passed = store.refused, remediation.passes - passes
     deadline = time.monotonic() + WAIT_SECONDS
     while len(await daemon.decisions()) < 2:

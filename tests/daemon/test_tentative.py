@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,8 @@ from remediator.remediation.pipeline import Remediation
 from remediator.state.sqlite import SqliteStore
 from tests.daemon.conftest import Daemon, MakeDaemon
 from tests.daemon.payloads import alert, notification, resolved
-from tests.daemon.support import RecordingExecutor
+from tests.daemon.support import RecordingExecutor, until
 
-WAIT_SECONDS = 10.0
 EXECUTING = {"execution.auto_execute": True, "server.allow_insecure": True}
 ONE_RESTART = {"alerts": {"custom": [
     {"alertname": "GatewayStuck", "action": "restart", "deployment": "llm-gateway",
@@ -56,13 +54,6 @@ class BadSector(SlowDisk):
             raise sqlite3.OperationalError("disk I/O error")
 
         await self._write(failing)
-
-
-async def until(condition: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.01)
 
 
 def key_of(item: dict[str, Any]) -> str:
