@@ -311,8 +311,13 @@ def _whole(request: web.Request, key: str, default: int | None, *, low: int, hig
     # few enough of them that int() never meets Python's digit limit.
     if not (text.isascii() and text.isdigit()) or len(text) > 18 or not low <= int(text) <= high:
         raise _http_error(400, f"{key} must be a whole number from {low} to {high},"
-                               f" got {text!r}", field=key)
+                               f" got {_shown(text)}", field=key)
     return int(text)
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """A value quoted in an error, cut short: a 5,000-digit one is not echoed whole."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
 
 
 def _rfc3339(epoch: float) -> str:

@@ -110,6 +110,8 @@ async def test_history_pages_newest_first(daemon: Daemon) -> None:
     assert (twice, twice_error["field"]) == (400, "limit")
     assert [(status, reply["field"]) for status, reply in odd] == [
         (400, "limit"), (400, "before"), (400, "limit"), (400, "limit")]
+    assert odd[-1][1]["error"].endswith("got '9999999999999999999999999999999999999999'..."
+                                        " (5000 characters)")
 
 
 async def test_pause_resume_and_breaker_reset(make_daemon: MakeDaemon) -> None:
